@@ -1,0 +1,234 @@
+"""The probe-set format: Clip and Probe records, the manifest, and the folder that holds them.
+
+A ProbeSet folder holds `clips.jsonl`, `probes.jsonl` and `manifest.json`. Files are written with sorted
+keys, one record per line, in a fixed order (clips by `clip_id`, probes by task then `clip_id`), so the
+same annotations always give the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from actionbench import PROTOCOL_VERSION
+from actionbench.ids import canonical_json, stable_hash
+
+TASKS = ("action_antonym", "video_reversal", "object_replacement")
+TASK_SHORT = {"action_antonym": "AA", "video_reversal": "VR", "object_replacement": "OR"}
+BUILDER_VERSION = "1.0"
+
+
+class ProbeSetError(ValueError):
+    """A probe-set folder or record that cannot be read."""
+
+
+@dataclass(frozen=True)
+class ObjectSlot:
+    """One object mention in a clip's text.
+
+    `start`/`end` are character offsets in `Clip.text` of the replaceable words (the determiner, if any,
+    stays outside the span and is kept by object replacement). `slot` is the slot type: the SSv2 bracket name
+    (`something`, `something in it`, `part`, `number of`, `somewhere`, ...) or `noun` for Ego4D objects.
+    `ref` groups mentions of one object (SSv2 placeholders that repeat), so they get one replacement.
+    """
+
+    slot: str
+    text: str
+    start: int
+    end: int
+    determiner: str = ""
+    ref: int = 0
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ObjectSlot:
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A video clip with its caption: the unit that is decoded and encoded once."""
+
+    clip_id: str
+    dataset: str
+    split: str
+    video: str  # relative to the dataset's videos root
+    start: float | None
+    end: float | None
+    source_video: str  # unit of clustering and of splitting (SSv2 id, Ego4D video_uid)
+    text: str  # model-facing, cleaned
+    raw_text: str
+    objects: tuple[ObjectSlot, ...] = ()
+    action: str | None = None  # SSv2 template (slots in brackets) or Ego4D main verb lemma, for breakdowns
+    source: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["objects"] = [asdict(o) for o in self.objects]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Clip:
+        d = dict(d)
+        d["objects"] = tuple(ObjectSlot.from_dict(o) for o in d.get("objects", ()))
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A two-way forced choice: the true pairing against one foil."""
+
+    probe_id: str
+    task: str
+    clip_id: str
+    text: str
+    foil_text: str | None  # null for video_reversal (the foil is the reversed clip)
+    edit: dict[str, Any] | None  # which words became which, and the lexicon entry
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Probe:
+        return cls(**d)
+
+
+def seed_key(dataset: str, clip_id: str, task: str, lexicon_version: str) -> str:
+    """The per-(clip, task) key every random choice of an edit is seeded from."""
+    return stable_hash(dataset, clip_id, task, lexicon_version)
+
+
+def probe_id_for(key: str, edit: dict[str, Any] | None) -> str:
+    return stable_hash(key, edit if edit is not None else "reverse")
+
+
+@dataclass
+class Manifest:
+    probeset_id: str
+    protocol_version: str
+    builder_version: str
+    lexicon_version: str
+    dataset: str
+    split: str
+    parameters: dict[str, Any]
+    counts: dict[str, int]  # probes per task, and "clips"
+    dropped: dict[str, dict[str, int]]  # task -> reason -> count
+    source: str = "built"  # "built" or "imported" (released ActionBench files)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _dump_jsonl(rows: list[dict[str, Any]]) -> str:
+    return "".join(canonical_json(r) + "\n" for r in rows)
+
+
+@dataclass
+class ProbeSet:
+    clips: list[Clip]
+    probes: list[Probe]
+    manifest: Manifest
+
+    @property
+    def probeset_id(self) -> str:
+        return self.manifest.probeset_id
+
+    def clip_index(self) -> dict[str, Clip]:
+        return {c.clip_id: c for c in self.clips}
+
+    @classmethod
+    def create(
+        cls,
+        clips: list[Clip],
+        probes: list[Probe],
+        *,
+        lexicon_version: str,
+        dataset: str,
+        split: str,
+        parameters: dict[str, Any],
+        dropped: dict[str, Counter[str] | dict[str, int]],
+        source: str = "built",
+    ) -> ProbeSet:
+        """Sort, count, hash: the one way a ProbeSet is made."""
+        clips = sorted(clips, key=lambda c: c.clip_id)
+        order = {t: i for i, t in enumerate(TASKS)}
+        probes = sorted(probes, key=lambda p: (order[p.task], p.clip_id, p.probe_id))
+        ids = [p.probe_id for p in probes]
+        if len(set(ids)) != len(ids):
+            dup = next(i for i, n in Counter(ids).items() if n > 1)
+            raise ProbeSetError(f"duplicate probe_id {dup}")
+        clip_ids = [c.clip_id for c in clips]
+        if len(set(clip_ids)) != len(clip_ids):
+            dup = next(i for i, n in Counter(clip_ids).items() if n > 1)
+            raise ProbeSetError(f"duplicate clip_id {dup}")
+        clips_text = _dump_jsonl([c.to_dict() for c in clips])
+        probes_text = _dump_jsonl([p.to_dict() for p in probes])
+        counts = {t: 0 for t in TASKS}
+        counts.update(Counter(p.task for p in probes))
+        counts["clips"] = len(clips)
+        pid = stable_hash(clips_text, probes_text, lexicon_version, parameters, PROTOCOL_VERSION)
+        manifest = Manifest(
+            probeset_id=pid,
+            protocol_version=PROTOCOL_VERSION,
+            builder_version=BUILDER_VERSION,
+            lexicon_version=lexicon_version,
+            dataset=dataset,
+            split=split,
+            parameters=parameters,
+            counts=counts,
+            dropped={t: dict(sorted(dict(r).items())) for t, r in sorted(dropped.items())},
+            source=source,
+        )
+        ps = cls(clips, probes, manifest)
+        ps._texts = (clips_text, probes_text)
+        return ps
+
+    def save(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        clips_text, probes_text = getattr(self, "_texts", (None, None))
+        if clips_text is None:
+            clips_text = _dump_jsonl([c.to_dict() for c in self.clips])
+            probes_text = _dump_jsonl([p.to_dict() for p in self.probes])
+        (folder / "clips.jsonl").write_text(clips_text, encoding="utf-8")
+        (folder / "probes.jsonl").write_text(probes_text, encoding="utf-8")
+        (folder / "manifest.json").write_text(
+            json.dumps(self.manifest.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> ProbeSet:
+        """Read a probe-set folder; a malformed line raises ProbeSetError naming file and line."""
+        folder = Path(folder)
+        for name in ("clips.jsonl", "probes.jsonl", "manifest.json"):
+            if not (folder / name).is_file():
+                raise ProbeSetError(f"{folder / name}: missing (not a probe-set folder?)")
+        try:
+            manifest = Manifest(**json.loads((folder / "manifest.json").read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, TypeError) as e:
+            raise ProbeSetError(f"{folder / 'manifest.json'}: malformed manifest ({e})") from None
+        clips = [Clip.from_dict(d) for d in _read_records(folder / "clips.jsonl")]
+        probes = [Probe.from_dict(d) for d in _read_records(folder / "probes.jsonl")]
+        known = {c.clip_id for c in clips}
+        for p in probes:
+            if p.clip_id not in known:
+                raise ProbeSetError(f"{folder / 'probes.jsonl'}: probe {p.probe_id} names unknown clip {p.clip_id}")
+            if p.task not in TASKS:
+                raise ProbeSetError(f"{folder / 'probes.jsonl'}: probe {p.probe_id} has unknown task {p.task!r}")
+        return cls(clips, probes, manifest)
+
+
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    out = []
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise ProbeSetError(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
+    return out

@@ -1,0 +1,87 @@
+"""Token-exact text edits.
+
+A foil is the text with some whole tokens replaced; nothing else changes. An edit is recorded as a list of
+changes `{start, end, old, new}` (character offsets in the original text, on token boundaries), so
+"onion" survives "on" -> "off", and every foil can be re-derived and audited from its probe record.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’\-][A-Za-z0-9]+)*|\S")
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+    start: int
+    end: int
+
+    @property
+    def lower(self) -> str:
+        return self.text.lower()
+
+
+def tokenize(text: str) -> list[Token]:
+    """Words (letters/digits, with inner apostrophes or hyphens) and single punctuation marks."""
+    return [Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+
+
+def match_case(old: str, new: str) -> str:
+    """Give `new` the casing pattern of `old` (UPPER, Capitalised or as written)."""
+    if len(old) > 1 and old.isupper():
+        return new.upper()
+    if old[:1].isupper():
+        return new[:1].upper() + new[1:]
+    return new
+
+
+class EditError(ValueError):
+    """An edit that is not token-exact or that changes nothing."""
+
+
+def _check_boundaries(text: str, start: int, end: int) -> None:
+    if not (0 <= start < end <= len(text)):
+        raise EditError(f"span {start}:{end} outside text {text!r}")
+    bounds_start = {t.start for t in tokenize(text)}
+    bounds_end = {t.end for t in tokenize(text)}
+    if start not in bounds_start or end not in bounds_end:
+        raise EditError(f"span {start}:{end} ({text[start:end]!r}) is not on token boundaries in {text!r}")
+
+
+def change(text: str, start: int, end: int, new: str, *, keep_case: bool = True) -> dict[str, Any]:
+    """One replacement of whole tokens `text[start:end]` by `new`."""
+    _check_boundaries(text, start, end)
+    old = text[start:end]
+    return {"start": start, "end": end, "old": old, "new": match_case(old, new) if keep_case else new}
+
+
+def apply_changes(text: str, changes: list[dict[str, Any]]) -> str:
+    """Apply non-overlapping changes; offsets refer to the original text."""
+    out = text
+    last = len(text) + 1
+    for c in sorted(changes, key=lambda c: c["start"], reverse=True):
+        if c["end"] > last:
+            raise EditError(f"overlapping changes in {text!r}")
+        if text[c["start"] : c["end"]] != c["old"]:
+            raise EditError(f"change {c} does not match {text!r}")
+        out = out[: c["start"]] + c["new"] + out[c["end"] :]
+        last = c["start"]
+    return out
+
+
+def make_edit(text: str, changes: list[dict[str, Any]], *, kind: str, entry: Any) -> tuple[str, dict[str, Any]]:
+    """Apply changes and return (foil, edit record); refuses an edit that leaves the text as it was."""
+    foil = apply_changes(text, changes)
+    if foil == text:
+        raise EditError(f"edit leaves {text!r} unchanged")
+    edit = {"kind": kind, "entry": entry, "changes": sorted(changes, key=lambda c: c["start"])}
+    return foil, edit
+
+
+def normalize_space(text: str) -> str:
+    """Collapse runs of whitespace and strip the ends."""
+    return " ".join(text.split())
