@@ -1,0 +1,3 @@
+from actionbench.cli import main
+
+main()

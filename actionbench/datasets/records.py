@@ -1,0 +1,30 @@
+"""What every annotation reader returns, and how it reports bad input."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from actionbench.ids import unit_interval
+from actionbench.probes.schema import Clip
+
+SPLITS = ("train", "val", "test", "all")
+
+
+class AnnotationError(ValueError):
+    """A malformed annotation file or line; the message names the file and line (or index)."""
+
+
+@dataclass
+class ReadResult:
+    """Clips read from annotations, plus every record that was not turned into a clip, counted by reason."""
+
+    clips: list[Clip]
+    skipped: Counter[str] = field(default_factory=Counter)
+    total_records: int = 0
+
+
+def ego4d_split(video_uid: str) -> str:
+    """80/10/10 by a hash of the video uid, so windows of one video never straddle splits."""
+    u = unit_interval("ego4d-split", video_uid)
+    return "train" if u < 0.8 else "val" if u < 0.9 else "test"

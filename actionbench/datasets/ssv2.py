@@ -1,0 +1,206 @@
+"""Something-Something-v2 annotations in the official layout.
+
+Folder: `labels.json` (template -> class index), `train.json` / `validation.json` (lists of `{id, label,
+template, placeholders}`), `test.json` (ids only) and `test-answers.csv` (`id;template`). Templates write their
+slots in brackets, and not always `[something]` (`[number of]`, `[part]`, `[somewhere]`, `[Something]`,
+`[something in it]`, ...). The model-facing text is the template refilled with the clip's placeholders, in
+sentence case (so the foil, refilled from the antonym template, has exactly the same surface form); the
+annotator's label is kept as `raw_text`. Videos are `<id>.webm`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from actionbench.datasets.records import AnnotationError, ReadResult
+from actionbench.probes.schema import Clip, ObjectSlot
+from actionbench.probes.text import tokenize
+
+SLOT = re.compile(r"\[([^\[\]]+)\]")
+SPLIT_FILES = {"train": "train.json", "val": "validation.json", "validation": "validation.json", "test": "test.json"}
+DETERMINERS = frozenset(
+    "a an the some my your his her its our their this that these those one another any".split()
+)
+
+
+def unbracket(template: str) -> str:
+    """The labels.json form of a bracketed template."""
+    return SLOT.sub(lambda m: m.group(1), template)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A token of a filled template: a template word, or a whole slot filled with its placeholder."""
+
+    key: str  # lower-cased word, or "[slot#k]" for the k-th slot
+    start: int
+    end: int
+    slot: int | None = None  # index of the placeholder for slot pieces
+
+
+def fill(template: str, placeholders: list[str]) -> tuple[str, list[Piece]]:
+    """Refill a bracketed template; returns the sentence-cased text and its pieces with offsets."""
+    slots = SLOT.findall(template)
+    if len(slots) != len(placeholders):
+        raise ValueError(f"template {template!r} has {len(slots)} slots but {len(placeholders)} placeholders")
+    out: list[str] = []
+    pieces: list[Piece] = []
+    length = 0
+
+    def add_words(segment: str) -> None:
+        nonlocal length
+        for t in tokenize(segment):
+            pieces.append(Piece(t.text.lower(), length + t.start, length + t.end))
+        out.append(segment)
+        length += len(segment)
+
+    pos = 0
+    for k, m in enumerate(SLOT.finditer(template)):
+        add_words(template[pos : m.start()])
+        ph = " ".join(str(placeholders[k]).split())
+        pieces.append(Piece(f"[slot#{k}]", length, length + len(ph), slot=k))
+        out.append(ph)
+        length += len(ph)
+        pos = m.end()
+    add_words(template[pos:])
+    text = "".join(out)
+    return text[:1].upper() + text[1:], pieces
+
+
+def object_slots(template: str, text: str, pieces: list[Piece], placeholders: list[str]) -> tuple[ObjectSlot, ...]:
+    """One ObjectSlot per placeholder: its slot type, determiner and the span of the replaceable words."""
+    names = SLOT.findall(template)
+    first_ref: dict[str, int] = {}
+    slots = []
+    for p in pieces:
+        if p.slot is None:
+            continue
+        words = text[p.start : p.end]
+        toks = tokenize(words)
+        start, det = p.start, ""
+        if len(toks) > 1 and toks[0].lower in DETERMINERS:
+            det = toks[0].text
+            start = p.start + toks[1].start
+        norm = " ".join(placeholders[p.slot].lower().split())
+        ref = first_ref.setdefault(norm, len(first_ref))
+        slots.append(ObjectSlot(names[p.slot].lower(), text[start : p.end], start, p.end, det, ref))
+    return tuple(slots)
+
+
+def _load_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise AnnotationError(f"{path}:{e.lineno}: malformed JSON ({e.msg})") from None
+
+
+def load_labels(path: Path) -> dict[str, str]:
+    data = _load_json(path)
+    if not isinstance(data, dict):
+        raise AnnotationError(f"{path}: expected an object mapping template -> class index")
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def _annotation_file(annotations: Path, split: str) -> Path:
+    if annotations.is_file():
+        return annotations
+    if split not in SPLIT_FILES:
+        raise AnnotationError(f"unknown SSv2 split {split!r} (expected train, val, validation or test)")
+    path = annotations / SPLIT_FILES[split]
+    if not path.is_file():
+        raise AnnotationError(f"{path}: not found (SSv2 {split} annotations)")
+    return path
+
+
+def read_ssv2(annotations: str | Path, split: str = "val", labels: str | Path | None = None) -> ReadResult:
+    """Read one split of SSv2 annotations (a folder with the official files, or one json file)."""
+    annotations = Path(annotations)
+    path = _annotation_file(annotations, split)
+    split_name = "val" if split in ("val", "validation") else split
+    label_path = Path(labels) if labels else (path.parent / "labels.json")
+    known = set(load_labels(label_path)) if label_path.is_file() else None
+    label_index = load_labels(label_path) if known is not None else {}
+    records = _load_json(path)
+    if not isinstance(records, list):
+        raise AnnotationError(f"{path}: expected a list of records")
+    if split_name == "test":
+        return _read_test(path, records, label_index)
+    clips: list[Clip] = []
+    skipped: Counter[str] = Counter()
+    for i, rec in enumerate(records):
+        where = f"{path}: record {i}"
+        if not isinstance(rec, dict):
+            raise AnnotationError(f"{where}: expected an object, got {type(rec).__name__}")
+        for key in ("id", "label", "template", "placeholders"):
+            if key not in rec:
+                raise AnnotationError(f"{where} (id {rec.get('id', '?')}): missing field {key!r}")
+        if not isinstance(rec["placeholders"], list):
+            raise AnnotationError(f"{where} (id {rec['id']}): 'placeholders' must be a list")
+        template = str(rec["template"])
+        if known is not None and unbracket(template) not in known:
+            skipped["unknown template"] += 1
+            continue
+        try:
+            text, pieces = fill(template, [str(p) for p in rec["placeholders"]])
+        except ValueError:
+            skipped["placeholder count differs from template slots"] += 1
+            continue
+        vid = str(rec["id"])
+        clips.append(
+            Clip(
+                clip_id=vid,
+                dataset="ssv2",
+                split=split_name,
+                video=f"{vid}.webm",
+                start=None,
+                end=None,
+                source_video=vid,
+                text=text,
+                raw_text=str(rec["label"]),
+                objects=object_slots(template, text, pieces, [str(p) for p in rec["placeholders"]]),
+                action=template,
+                source={
+                    "id": vid,
+                    "template": template,
+                    "placeholders": [str(p) for p in rec["placeholders"]],
+                    "class": label_index.get(unbracket(template)),
+                },
+            )
+        )
+    return ReadResult(clips, skipped, total_records=len(records))
+
+
+def _read_test(path: Path, records: list, label_index: dict[str, str]) -> ReadResult:
+    """The test split: ids from test.json, templates from test-answers.csv (no placeholders, so no objects)."""
+    answers_path = path.parent / "test-answers.csv"
+    answers: dict[str, str] = {}
+    if answers_path.is_file():
+        with answers_path.open(encoding="utf-8", newline="") as f:
+            for lineno, row in enumerate(csv.reader(f, delimiter=";"), 1):
+                if not row or (lineno == 1 and row[0].strip().lower() == "id"):
+                    continue
+                if len(row) < 2:
+                    raise AnnotationError(f"{answers_path}:{lineno}: expected 'id;template'")
+                answers[row[0].strip()] = row[1].strip()
+    clips, skipped = [], Counter()
+    by_label = {k.lower(): k for k in label_index}
+    for i, rec in enumerate(records):
+        if not isinstance(rec, dict) or "id" not in rec:
+            raise AnnotationError(f"{path}: record {i}: missing field 'id'")
+        vid = str(rec["id"])
+        template = answers.get(vid)
+        if template is None:
+            skipped["no template in test-answers.csv"] += 1
+            continue
+        template = by_label.get(template.lower(), template)
+        text = template[:1].upper() + template[1:]
+        clips.append(
+            Clip(vid, "ssv2", "test", f"{vid}.webm", None, None, vid, text, template, (), template,
+                 {"id": vid, "template": template, "placeholders": [], "class": label_index.get(template)})
+        )
+    return ReadResult(clips, skipped, total_records=len(records))

@@ -1,0 +1,48 @@
+"""`doctor`: every video a probe set references exists and decodes (mmaction2's check_videos, for probe sets)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from actionbench.probes.schema import ProbeSet
+from actionbench.video import FrameSpec, VideoError, decoder_name, read_frames, resolve_video
+
+
+@dataclass(frozen=True)
+class BadVideo:
+    clip_id: str
+    video: str
+    error: str
+
+
+@dataclass
+class DoctorReport:
+    checked: int
+    decoder: str
+    bad: list[BadVideo] = field(default_factory=list)
+
+
+def check_videos(probes: str | Path, videos_root: str | Path, *, workers: int = 2, progress=None) -> DoctorReport:
+    """Decode the sampled frames of every clip of a probe set; collect the ones that fail."""
+    ps = ProbeSet.load(probes)
+    spec = FrameSpec()
+    root = Path(videos_root)
+
+    def check(clip):
+        try:
+            read_frames(resolve_video(root, clip.video), spec, clip.start, clip.end)
+            return None
+        except VideoError as e:
+            return BadVideo(clip.clip_id, clip.video, str(e))
+
+    clips = ps.clips
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        results = pool.map(check, clips)
+        if progress is not None:
+            from rich.progress import track
+
+            results = track(results, total=len(clips), description=f"Checking {len(clips)} videos", console=progress, transient=True)
+        bad = [r for r in results if r is not None]
+    return DoctorReport(len(clips), decoder_name(), sorted(bad, key=lambda b: b.clip_id))

@@ -1,0 +1,78 @@
+"""Build a ProbeSet from clips: Action Antonym, Video Reversal and Object Replacement, per the protocol.
+
+- AA keeps the clips whose action has an antonym; VR uses exactly the same clips (as the paper did: actions
+  without an antonym are often time-symmetric); OR uses every clip with a replaceable object.
+- Any random choice is drawn from an RNG seeded by `seed_key = H(dataset, clip_id, task, lexicon_version)` (and
+  the user's `--seed`), so probes do not depend on input order, process or worker count.
+- Every clip that yields no probe for a task is counted under a named reason in the manifest.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from actionbench.ids import seeded_rng
+from actionbench.lexicon import Lexicon
+from actionbench.probes.schema import TASKS, Clip, Probe, ProbeSet, probe_id_for, seed_key
+
+AA, VR, OR = TASKS
+
+
+def _antonym_rule(dataset: str) -> Callable[[Clip, Lexicon], Any]:
+    if dataset == "ssv2":
+        from actionbench.probes.ssv2 import antonym_edit
+    elif dataset == "ego4d":
+        from actionbench.probes.ego4d import antonym_edit
+    else:
+        raise ValueError(f"no Action Antonym rule for dataset {dataset!r}")
+    return antonym_edit
+
+
+def build_probes(
+    clips: Iterable[Clip],
+    *,
+    dataset: str,
+    split: str,
+    lexicon: Lexicon | None = None,
+    seed: int = 0,
+    parameters: dict[str, Any] | None = None,
+    skipped: Counter[str] | None = None,
+) -> ProbeSet:
+    """All three probe types for the clips of one dataset split."""
+    from actionbench.probes.objects import object_edit
+
+    lexicon = lexicon or Lexicon.load()
+    antonym_edit = _antonym_rule(dataset)
+    probes: list[Probe] = []
+    used: dict[str, Clip] = {}
+    dropped: dict[str, Counter[str]] = {t: Counter() for t in TASKS}
+    for reason, n in (skipped or Counter()).items():  # records the reader could not turn into clips
+        for t in TASKS:
+            dropped[t][f"reader: {reason}"] += n
+    for clip in clips:
+        aa = antonym_edit(clip, lexicon)
+        if isinstance(aa, str):
+            dropped[AA][aa] += 1
+            dropped[VR][aa] += 1
+        else:
+            foil, edit = aa
+            key = seed_key(dataset, clip.clip_id, AA, lexicon.version)
+            probes.append(Probe(probe_id_for(key, edit), AA, clip.clip_id, clip.text, foil, edit))
+            key = seed_key(dataset, clip.clip_id, VR, lexicon.version)
+            probes.append(Probe(probe_id_for(key, None), VR, clip.clip_id, clip.text, None, None))
+            used[clip.clip_id] = clip
+        key = seed_key(dataset, clip.clip_id, OR, lexicon.version)
+        rep = object_edit(clip, lexicon, seeded_rng(key, seed))
+        if isinstance(rep, str):
+            dropped[OR][rep] += 1
+        else:
+            foil, edit = rep
+            probes.append(Probe(probe_id_for(key, {"seed": seed, **edit}), OR, clip.clip_id, clip.text, foil, edit))
+            used[clip.clip_id] = clip
+    params = {"seed": seed, **(parameters or {})}
+    return ProbeSet.create(
+        list(used.values()), probes, lexicon_version=lexicon.version, dataset=dataset, split=split,
+        parameters=params, dropped=dropped,
+    )
