@@ -83,7 +83,9 @@ class SSv2Table:
 
     def antonym_counts(self) -> Counter[str]:
         """How many rows are closed, open and none."""
-        return Counter({kind: 0 for kind in KINDS}) + Counter(row.kind for row in self.rows)
+        counts = Counter({kind: 0 for kind in KINDS})
+        counts.update(row.kind for row in self.rows)
+        return counts
 
     def markdown(self) -> str:
         """The table as Markdown (template | antonym | kind | reason), then the counts."""

@@ -36,6 +36,9 @@ def _template_opcodes(template: str, antonym: str) -> tuple[tuple[str, int, int,
                 raise EditError(f"cannot anchor the edit between {template!r} and {antonym!r}")
         if any(p.slot is not None for p in a[i1:i2]) or any(p.slot is not None for p in b[j1:j2]):
             raise EditError(f"the antonym of {template!r} moves a slot")
+        if ops and i1 <= ops[-1][2]:  # anchoring made two edits overlap: merge them
+            _, pi1, pi2, pj1, pj2 = ops.pop()
+            i1, i2, j1, j2 = min(i1, pi1), max(i2, pi2), min(j1, pj1), max(j2, pj2)
         ops.append((tag, i1, i2, j1, j2))
     return tuple(ops)
 
@@ -54,8 +57,8 @@ def antonym_edit(clip: Clip, lexicon: Any) -> tuple[str, dict[str, Any]] | str:
         return "text differs from its refilled template"
     changes = []
     for _tag, i1, i2, j1, j2 in _template_opcodes(entry.template, entry.antonym):
-        start, end = _span(a, i1, i2)
-        fstart, fend = _span(b, j1, j2)
+        start, end = _span(a, i1, i2, len(text))
+        fstart, fend = _span(b, j1, j2, len(foil))
         changes.append({"start": start, "end": end, "old": text[start:end], "new": foil[fstart:fend]})
     result, edit = make_edit(
         text, changes, kind="antonym",
@@ -66,5 +69,9 @@ def antonym_edit(clip: Clip, lexicon: Any) -> tuple[str, dict[str, Any]] | str:
     return foil, edit
 
 
-def _span(pieces: list[Piece], i1: int, i2: int) -> tuple[int, int]:
-    return pieces[i1].start, pieces[i2 - 1].end
+def _span(pieces: list[Piece], i1: int, i2: int, length: int) -> tuple[int, int]:
+    """From the end of the last unchanged piece before to the start of the first unchanged piece after, so the
+    separators around the changed words (a comma, a space) travel with them."""
+    start = pieces[i1 - 1].end if i1 > 0 else 0
+    end = pieces[i2].start if i2 < len(pieces) else length
+    return start, end
