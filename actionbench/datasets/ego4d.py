@@ -14,13 +14,11 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from lemminflect import getAllLemmas, getAllLemmasOOV, getInflection
-
 from actionbench.datasets.records import SPLITS, AnnotationError, ReadResult, ego4d_split
+from actionbench.lexicon.ego4d import verb_lemma
 from actionbench.probes.schema import Clip, ObjectSlot
 from actionbench.probes.text import Token, tokenize
 
@@ -67,6 +65,11 @@ ADVERBS = frozenset(
     "still then again also just now slowly quickly gently carefully firmly continuously repeatedly "
     "further partially completely briefly lightly tightly immediately finally first".split()
 )
+# Words that end a noun phrase without being prepositions ("pushes the container forward").
+DIRECTIONS = frozenset(
+    "forward forwards backward backwards closer aside apart together here there again upward upwards "
+    "downward downwards sideways properly well".split()
+)
 DETERMINERS = frozenset(
     "the a an some his her their its my your our this that these those another other each every both all "
     "any few several many more one two three four five six seven eight nine ten".split()
@@ -92,7 +95,7 @@ PARTICLES_FOR = {
     "around": frozenset("turn spin".split()),
 }
 # A particle after the object ("turns the tap on", "puts the cup down on the table").
-PARTICLES_SEPARATED = frozenset("up down out off on back away aside over in".split())
+PARTICLES_SEPARATED = frozenset("up down out off on back away aside over in together apart".split())
 
 
 @dataclass(frozen=True)
@@ -118,38 +121,6 @@ class Narration:
     @property
     def particle_separated(self) -> bool:
         return self.particle_start is not None and self.particle_start > self.verb_end + 1
-
-
-@lru_cache(maxsize=8192)
-def verb_lemma(word: str) -> str | None:
-    """The verb lemma of a word form, or None when the word is not a verb."""
-    w = word.lower()
-    if not w.isalpha() or w in NOT_VERBS or len(w) < 2:
-        return None
-    lemmas = getAllLemmas(w)
-    if "VERB" in lemmas:
-        return lemmas["VERB"][0]
-    if lemmas:  # known to the dictionary, but not as a verb
-        return None
-    # Out of vocabulary ("smoothens"): accept verb-shaped forms only.
-    if w.endswith(("s", "ing", "ed")):
-        return getAllLemmasOOV(w, "VERB")["VERB"][0]
-    return None
-
-
-def penn_tag(word: str, lemma: str) -> str:
-    """The Penn tag of a verb form: VB, VBZ, VBG, VBD or VBN."""
-    w = word.lower()
-    if w == lemma:
-        return "VB"
-    for tag in ("VBZ", "VBG", "VBD", "VBN"):
-        if w in getInflection(lemma, tag, inflect_oov=True):
-            return tag
-    if w.endswith("ing"):
-        return "VBG"
-    if w.endswith("ed"):
-        return "VBD"
-    return "VBZ" if w.endswith("s") else "VB"
 
 
 def _is_label(word: str) -> bool:
@@ -194,7 +165,7 @@ def parse_narration(text: str) -> Narration | None:
         i += 1
     if i >= len(toks):
         return None
-    lemma = verb_lemma(words[i])
+    lemma = verb_lemma(words[i]) if words[i] not in NOT_VERBS else None
     if lemma is None:
         return None
     verb = toks[i]
@@ -204,7 +175,7 @@ def parse_narration(text: str) -> Narration | None:
         particle = toks[j]
         j += 1
     obj, k = _object_after(text, toks, words, j)
-    if particle is None and obj is not None and k < len(toks) and words[k] in PARTICLES_SEPARATED:
+    if particle is None and k > j and k < len(toks) and words[k] in PARTICLES_SEPARATED:
         after = words[k + 1] if k + 1 < len(toks) else None
         if after is None or after in PREPOSITIONS or after in CONJUNCTIONS or not after[0].isalnum():
             particle = toks[k]
@@ -245,8 +216,12 @@ def _object_after(text: str, toks: list[Token], words: list[str], j: int) -> tup
         return None, k
     determiner = text[toks[j].start : toks[d - 1].end] if d > j else ""
     slot = ObjectSlot(
-        slot="noun", text=text[toks[d].start : toks[k - 1].end], start=toks[d].start, end=toks[k - 1].end,
-        determiner=determiner, ref=0,
+        slot="noun",
+        text=text[toks[d].start : toks[k - 1].end],
+        start=toks[d].start,
+        end=toks[k - 1].end,
+        determiner=determiner,
+        ref=0,
     )
     return slot, k
 
@@ -257,6 +232,7 @@ def _noun_word(word: str) -> bool:
         and word not in PREPOSITIONS
         and word not in CONJUNCTIONS
         and word not in ADVERBS
+        and word not in DIRECTIONS
         and word not in ARTICLES
         and word not in PRONOUNS
     )
@@ -268,7 +244,12 @@ def _noun_word(word: str) -> bool:
 
 EGOCLIP_REQUIRED = ("video_uid", "clip_uid", "clip_text", "clip_relative_start", "clip_relative_end")
 EGOCLIP_NUMERIC = (
-    "video_dur", "narration_time", "clip_start", "clip_end", "narration_relative_time", "clip_fps",
+    "video_dur",
+    "narration_time",
+    "clip_start",
+    "clip_end",
+    "narration_relative_time",
+    "clip_fps",
 )
 EGOCLIP_KEPT = ("narration_source", "tag_verb", "tag_noun") + EGOCLIP_NUMERIC
 
@@ -428,8 +409,14 @@ def read_egoclip(path: str | Path, split: str = "all") -> ReadResult:
         seen.add(clip_id)
         clips.append(
             narration_clip(
-                clip_id=clip_id, split=clip_split, video=f"{clip_uid}.mp4", start=start, end=end,
-                video_uid=video_uid, raw_text=raw_text, source=source,
+                clip_id=clip_id,
+                split=clip_split,
+                video=f"{clip_uid}.mp4",
+                start=start,
+                end=end,
+                video_uid=video_uid,
+                raw_text=raw_text,
+                source=source,
             )
         )
     return ReadResult(clips=clips, skipped=skipped, total_records=len(records))
@@ -503,15 +490,25 @@ def read_narrations(path: str | Path, split: str = "all", alpha: float = 4.9) ->
             earlier.append(t)
             half = beta / (2 * alpha)
             source = {
-                "video_uid": video_uid, "narration_source": pass_name, "narration_ind": index,
-                "narration_time": t, "beta": beta, "alpha": alpha,
+                "video_uid": video_uid,
+                "narration_source": pass_name,
+                "narration_ind": index,
+                "narration_time": t,
+                "beta": beta,
+                "alpha": alpha,
             }
             if annotation_uid is not None:
                 source["annotation_uid"] = str(annotation_uid)
             clips.append(
                 narration_clip(
-                    clip_id=f"{video_uid}:{pass_name}:{index}", split=clip_split, video=f"{video_uid}.mp4",
-                    start=max(0.0, t - half), end=t + half, video_uid=video_uid, raw_text=raw, source=source,
+                    clip_id=f"{video_uid}:{pass_name}:{index}",
+                    split=clip_split,
+                    video=f"{video_uid}.mp4",
+                    start=max(0.0, t - half),
+                    end=t + half,
+                    video_uid=video_uid,
+                    raw_text=raw,
+                    source=source,
                 )
             )
     return ReadResult(clips=clips, skipped=skipped, total_records=total)

@@ -335,32 +335,10 @@ def _ssv2_mentions(path: Path, skipped: Counter[str]) -> Iterable[tuple[str, str
             yield head, _ssv2_type(m.group(1), template[: m.start()], template[m.end() :])
 
 
-def _ego4d_phrases(text: str) -> list[tuple[str, str]]:
-    """(object phrase, words before it) in a narration: words after a determiner, up to a preposition."""
-    clean = re.sub(r"#\s*(?:summary|unsure)\b.*", "", text, flags=re.IGNORECASE)
-    clean = re.sub(r"#\s*[a-z]\b", " ", clean, flags=re.IGNORECASE)
-    tokens = list(re.finditer(r"[A-Za-z]+(?:['’\-][A-Za-z]+)*|[^\sA-Za-z]", clean))
-    out = []
-    i = 0
-    while i < len(tokens):
-        word = tokens[i].group().lower()
-        if word in ("the", "a", "an", "some", "another") or word in ("his", "her", "their"):
-            j = i + 1
-            while j < len(tokens) and tokens[j].group()[0].isalpha() and tokens[j].group().lower() not in (
-                _PREPOSITIONS | _DETERMINERS
-            ):
-                j += 1
-            if j > i + 1:
-                phrase = " ".join(t.group() for t in tokens[i + 1 : j])
-                out.append((phrase, clean[: tokens[i].start()]))
-            i = j
-        else:
-            i += 1
-    return out
-
-
 def _egoclip_mentions(path: Path, skipped: Counter[str]) -> Iterable[tuple[str, str]]:
-    """(head noun, type) for every object phrase of an EgoClip jsonl (field clip_text)."""
+    """(head noun, type) for the direct object of every narration of an EgoClip jsonl (field clip_text)."""
+    from actionbench.datasets.ego4d import clean_text, parse_narration
+
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as e:
@@ -375,14 +353,16 @@ def _egoclip_mentions(path: Path, skipped: Counter[str]) -> Iterable[tuple[str, 
         text = rec.get("clip_text") if isinstance(rec, dict) else None
         if not isinstance(text, str):
             raise VocabularyError(f"{path}:{lineno}: no 'clip_text'")
-        phrases = _ego4d_phrases(text)
-        if not phrases:
+        parsed = parse_narration(clean_text(text))
+        if parsed is None or parsed.object is None:
             skipped["narration names no object"] += 1
-        for phrase, before in phrases:
-            head = _phrase_head(phrase)
-            if head is None:
-                continue
-            yield head, "container" if _CONTAINER_BEFORE.search(before) else "object"
+            continue
+        head = _phrase_head(parsed.object.text)
+        if head is None:
+            skipped["narration names no object"] += 1
+            continue
+        # A direct object is a thing acted on; Ego4D gives no slot that says container or substance.
+        yield head, "object"
 
 
 def build_vocabulary(

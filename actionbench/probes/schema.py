@@ -210,8 +210,8 @@ class ProbeSet:
             manifest = Manifest(**json.loads((folder / "manifest.json").read_text(encoding="utf-8")))
         except (json.JSONDecodeError, TypeError) as e:
             raise ProbeSetError(f"{folder / 'manifest.json'}: malformed manifest ({e})") from None
-        clips = [Clip.from_dict(d) for d in _read_records(folder / "clips.jsonl")]
-        probes = [Probe.from_dict(d) for d in _read_records(folder / "probes.jsonl")]
+        clips = _read_records(folder / "clips.jsonl", Clip.from_dict)
+        probes = _read_records(folder / "probes.jsonl", Probe.from_dict)
         known = {c.clip_id for c in clips}
         for p in probes:
             if p.clip_id not in known:
@@ -221,14 +221,16 @@ class ProbeSet:
         return cls(clips, probes, manifest)
 
 
-def _read_records(path: Path) -> list[dict[str, Any]]:
+def _read_records(path: Path, make):
     out = []
     with path.open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                out.append(json.loads(line))
+                out.append(make(json.loads(line)))
             except json.JSONDecodeError as e:
                 raise ProbeSetError(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
+            except (TypeError, KeyError, AttributeError) as e:
+                raise ProbeSetError(f"{path}:{lineno}: not a valid record ({e})") from None
     return out

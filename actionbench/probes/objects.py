@@ -1,0 +1,135 @@
+"""The Object Replacement (OR) edit: swap a clip's object nouns for others from the frozen vocabulary.
+
+Only replaceable slots change (never `[number of]`, `[part]`, `[somewhere]`); a determiner stays ("a pen" ->
+"a cup") and a preceding "a"/"an" is made to agree as an extra, recorded change; slots with one `ref` get one
+replacement; no replacement names an object the clip already names, and two objects never get the same noun.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from actionbench.lexicon.objects import head_noun, is_plural, pluralize
+from actionbench.probes.schema import Clip, ObjectSlot
+from actionbench.probes.text import change, make_edit, tokenize
+
+NO_REPLACEABLE_OBJECT = "no replaceable object"
+NO_CANDIDATE = "no candidate object"
+
+# After these a noun must be countable and singular ("a flour", "another scissors" are not English).
+_SINGULAR_COUNT = frozenset({"a", "an", "another", "one", "each", "every", "either", "neither"})
+# Letters that are vowels in spelling but not in sound, and silent h: "a usb stick", "an hour".
+_CONSONANT_SOUND = ("uni", "use", "usu", "uten", "ure", "uri", "uro", "ukulele", "eu", "ewe", "one", "once")
+_VOWEL_SOUND = ("hour", "honest", "honour", "honor", "heir")
+
+
+class ObjectSlotError(ValueError):
+    """A clip whose object slots do not match its text; the message names the clip."""
+
+
+def indefinite_article(phrase: str) -> str:
+    """ "a" or "an" for the phrase that follows it, by how its first word sounds."""
+    word = phrase.lower().lstrip()
+    if word.startswith(_VOWEL_SOUND):
+        return "an"
+    if word.startswith(_CONSONANT_SOUND):
+        return "a"
+    return "an" if word[:1] in ("a", "e", "i", "o", "u") else "a"
+
+
+def _word_before(text: str, start: int) -> tuple[int, int] | None:
+    """Offsets of the word right before `start`, separated from it by whitespace only."""
+    before = [t for t in tokenize(text[:start]) if t.end <= start]
+    if not before or text[before[-1].end : start].strip():
+        return None
+    return before[-1].start, before[-1].end
+
+
+def _check_slots(clip: Clip) -> None:
+    for s in clip.objects:
+        found = clip.text[s.start : s.end] if 0 <= s.start < s.end <= len(clip.text) else None
+        if found != s.text:
+            raise ObjectSlotError(
+                f"clip {clip.clip_id}: object slot [{s.slot}] {s.text!r} at {s.start}:{s.end} "
+                f"does not match the text ({found!r})"
+            )
+
+
+def _named_objects(clip: Clip) -> set[str]:
+    """Head nouns of every word and every object the clip names, so no replacement repeats one."""
+    named = {head_noun(t.text) for t in tokenize(clip.text)}
+    named |= {head_noun(s.text) for s in clip.objects}
+    named |= {" ".join(s.text.lower().split()) for s in clip.objects}
+    return named
+
+
+def object_edit(clip: Clip, lexicon: Any, rng: np.random.Generator) -> tuple[str, dict[str, Any]] | str:
+    """The OR foil and its edit record, or the reason the clip has no OR probe.
+
+    `lexicon` is an `actionbench.lexicon.Lexicon`; `rng` is seeded from the clip's seed key by the caller.
+    Replacements are drawn one object (`ref`) at a time in order of first mention, each from the sorted
+    candidates of its slots' types, so a fixed seed gives a fixed foil.
+    """
+    vocab = lexicon.objects
+    _check_slots(clip)
+    slots = [s for s in clip.objects if vocab.is_replaceable(s.slot)]
+    if not slots:
+        return NO_REPLACEABLE_OBJECT
+
+    refs: dict[int, list[ObjectSlot]] = {}
+    for s in sorted(slots, key=lambda s: s.start):
+        refs.setdefault(s.ref, []).append(s)
+
+    named = _named_objects(clip)
+    used: set[str] = set()
+    changes: list[dict[str, Any]] = []
+    replaced: list[dict[str, Any]] = []
+    articles: list[dict[str, Any]] = []
+    for ref, group in refs.items():
+        plural = any(is_plural(s.text) for s in group)
+        before = {s.start: _word_before(clip.text, s.start) for s in group}
+        needs_count = plural or any(
+            s.determiner.lower() in _SINGULAR_COUNT
+            or (b is not None and clip.text[b[0] : b[1]].lower() in _SINGULAR_COUNT)
+            for s, b in ((s, before[s.start]) for s in group)
+        )
+        pool = vocab.candidates(group[0].slot, clip.dataset, like=group[0].text)
+        for s in group[1:]:
+            allowed = set(vocab.candidates(s.slot, clip.dataset, like=s.text))
+            pool = [n for n in pool if n in allowed]
+        pool = [
+            n
+            for n in pool
+            if head_noun(n) not in named
+            and head_noun(n) not in used
+            and n not in named
+            # Mass nouns cannot be counted ("a flour", "4 flours"); plural-only nouns cannot follow "a".
+            and not (needs_count and vocab.type_of(n) == "substance")
+            and not (needs_count and not plural and is_plural(n))
+        ]
+        if not pool:
+            return NO_CANDIDATE
+        noun = pool[int(rng.integers(len(pool)))]
+        used.add(head_noun(noun))
+        for s in group:
+            new = pluralize(noun) if is_plural(s.text) else noun
+            c = change(clip.text, s.start, s.end, new)
+            changes.append(c)
+            replaced.append(
+                {"slot": s.slot, "ref": ref, "old": s.text, "new": c["new"], "noun": noun, "type": vocab.type_of(noun)}
+            )
+            b = before[s.start]
+            if b is not None and clip.text[b[0] : b[1]].lower() in ("a", "an"):
+                article = indefinite_article(new)
+                if clip.text[b[0] : b[1]].lower() != article:
+                    a = change(clip.text, b[0], b[1], article)
+                    changes.append(a)
+                    articles.append({"old": a["old"], "new": a["new"], "start": a["start"], "before": s.text})
+    entry = {
+        "objects": replaced,
+        # a/an agreement with the new noun: recorded here and as its own change.
+        "articles": articles,
+    }
+    return make_edit(clip.text, changes, kind="object", entry=entry)
