@@ -1,5 +1,121 @@
-"""CLI commands: leaderboard."""
+"""CLI commands: `actionbench leaderboard validate | render | compare`."""
 
 from __future__ import annotations
 
-from actionbench.cli import app, console, fail  # noqa: F401
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from actionbench.cli import app, console, fail
+
+leaderboard_app = typer.Typer(
+    help="Validate submission bundles, render leaderboard tables, compare two entries.", no_args_is_help=True
+)
+app.add_typer(leaderboard_app, name="leaderboard")
+
+
+class Format(str, Enum):
+    md = "md"
+    latex = "latex"
+    csv = "csv"
+    html = "html"
+
+
+PROBES_HELP = "probe-set folder a measured entry was scored on (repeatable)"
+PROBES_ROOT_HELP = "folder searched (recursively) for probe sets by their probeset_id"
+
+
+@leaderboard_app.command("validate")
+def validate_cmd(
+    folder: Path = typer.Argument(..., help="a submission folder, or a folder of them (e.g. submissions/)"),
+    probes: list[Path] = typer.Option([], "--probes", help=PROBES_HELP),
+    probes_root: Path = typer.Option(None, "--probes-root", help=PROBES_ROOT_HELP),
+    allow_mixed: bool = typer.Option(False, "--allow-mixed", help="accept measured rows with different sampling "
+                                     "specs, tie policies or probe sets in one table"),
+) -> None:
+    """Check every entry: schema; for measured ones, recompute every metric from predictions.jsonl."""
+    from actionbench.leaderboard import ProbeSetIndex, check_mixing, load_entry, validate_entries
+    from actionbench.bundle import BundleError
+    from actionbench.leaderboard.submission import find_entry_folders
+
+    index = ProbeSetIndex.from_paths(probes, probes_root)
+    entries, outcome = [], {}
+    for sub in find_entry_folders(folder):
+        try:
+            entries.append(load_entry(sub))
+        except BundleError as e:
+            outcome[sub.name] = str(e)
+    outcome.update(validate_entries(entries, index))
+    for name in sorted(outcome):
+        reason = outcome[name]
+        if reason is None:
+            console.print(f"[green]ok[/]      {name}", highlight=False)
+        else:
+            console.print(f"[red]invalid[/] {name}: {reason}", highlight=False, soft_wrap=True)
+    bad = sum(r is not None for r in outcome.values())
+    valid = [e for e in entries if outcome.get(e.name) is None]
+    try:
+        for note in check_mixing(valid, allow_mixed=allow_mixed):
+            console.print(f"[yellow]note:[/] {note}", highlight=False)
+    except ValueError as e:
+        fail(str(e))
+    if bad:
+        fail(f"{bad} of {len(outcome)} entries invalid")
+    console.print(f"{len(outcome)} entries valid")
+
+
+@leaderboard_app.command("render")
+def render_cmd(
+    folders: list[Path] = typer.Argument(..., help="submission folders or folders of them"),
+    fmt: Format = typer.Option(Format.md, "--format", help="md, latex, csv or html"),
+    out: Path = typer.Option(None, "--out", help="write here instead of printing"),
+    plain: bool = typer.Option(False, "--plain", help="no bold for the best of each group"),
+    probes: list[Path] = typer.Option([], "--probes", help=PROBES_HELP + "; when given, probe ids are checked"),
+    probes_root: Path = typer.Option(None, "--probes-root", help=PROBES_ROOT_HELP),
+    allow_mixed: bool = typer.Option(False, "--allow-mixed", help="allow mixed protocols (stated under the table)"),
+    seed: int = typer.Option(0, help="seed of the paired bootstraps behind the significance marks"),
+    bootstrap_size: int = typer.Option(2000, help="replicates of each paired bootstrap"),
+) -> None:
+    """Render the leaderboard in the paper's Table 1 layout (entries are validated first)."""
+    from actionbench.leaderboard import ProbeSetIndex, load_leaderboard, render
+
+    index = ProbeSetIndex.from_paths(probes, probes_root) if probes or probes_root else None
+    board = load_leaderboard(folders, check=True, index=index, allow_mixed=allow_mixed, seed=seed,
+                             bootstrap_size=bootstrap_size)
+    text = render(board, fmt.value, plain=plain)
+    if out is None:
+        print(text, end="")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    console.print(f"wrote {out} ({len(board.rows)} rows)")
+
+
+@leaderboard_app.command("compare")
+def compare_cmd(
+    a: Path = typer.Argument(..., help="measured entry A (a bundle or submission folder)"),
+    b: Path = typer.Argument(..., help="measured entry B"),
+    seed: int = typer.Option(0, help="bootstrap seed"),
+    bootstrap_size: int = typer.Option(2000, help="bootstrap replicates"),
+    allow_mixed: bool = typer.Option(False, "--allow-mixed", help="compare despite different sampling/tie policy"),
+) -> None:
+    """Paired comparison A - B per dataset and task, over the probes both scored (Holm across tasks)."""
+    from actionbench.leaderboard import compare_entries, load_entry, validate_entry
+    from actionbench.leaderboard.table import Column
+
+    ea, eb = load_entry(a), load_entry(b)
+    for e in (ea, eb):
+        validate_entry(e)
+    comparisons = compare_entries(ea, eb, seed=seed, size=bootstrap_size, allow_mixed=allow_mixed)
+    table = Table(title=f"{ea.name} vs {eb.name} (paired bootstrap over shared source videos)")
+    for name in ("task", "n", "clusters", "A %", "B %", "A - B", "95% interval", "p", "p (Holm)"):
+        table.add_column(name, justify="left" if name == "task" else "right")
+    for c in comparisons:
+        mark = " *" if c.significant else ""
+        table.add_row(Column(c.dataset, c.task).label, str(c.n), str(c.n_clusters), f"{c.accuracy_a:.1f}",
+                      f"{c.accuracy_b:.1f}", f"{c.diff:+.1f}{mark}", f"[{c.ci95[0]:+.1f}, {c.ci95[1]:+.1f}]",
+                      f"{c.p:.3g}", f"{c.p_holm:.3g}")
+    console.print(table)
+    console.print("* p (Holm) < 0.05")

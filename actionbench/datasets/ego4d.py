@@ -91,7 +91,7 @@ PARTICLES_ALWAYS = frozenset("up down out off back away aside apart together".sp
 PARTICLES_FOR = {
     "on": frozenset("turn switch put try log power plug".split()),
     "in": frozenset("plug put log fill hand breathe tuck pour".split()),
-    "over": frozenset("turn flip roll tip knock hand pass hand take".split()),
+    "over": frozenset("turn flip roll tip knock hand pass take".split()),
     "around": frozenset("turn spin".split()),
 }
 # A particle after the object ("turns the tap on", "puts the cup down on the table").
@@ -120,7 +120,10 @@ class Narration:
 
     @property
     def particle_separated(self) -> bool:
-        return self.particle_start is not None and self.particle_start > self.verb_end + 1
+        """Whether words stand between the verb and its particle ("turns the tap on")."""
+        return self.particle_start is not None and bool(
+            self.text[self.verb_end : self.particle_start].strip()
+        )
 
 
 def _is_label(word: str) -> bool:
@@ -171,13 +174,17 @@ def parse_narration(text: str) -> Narration | None:
     verb = toks[i]
     j = i + 1
     particle: Token | None = None
-    if j < len(toks) and _adjacent_particle(lemma, words[j]):
+    if j < len(toks) and _adjacent_particle(lemma, words[j], words[j + 1] if j + 1 < len(toks) else None):
         particle = toks[j]
         j += 1
     obj, k = _object_after(text, toks, words, j)
     if particle is None and k > j and k < len(toks) and words[k] in PARTICLES_SEPARATED:
         after = words[k + 1] if k + 1 < len(toks) else None
-        if after is None or after in PREPOSITIONS or after in CONJUNCTIONS or not after[0].isalnum():
+        if (
+            after is None
+            or (after != "of" and (after in PREPOSITIONS or after in CONJUNCTIONS))
+            or not after[0].isalnum()
+        ):
             particle = toks[k]
     return Narration(
         text=text,
@@ -193,10 +200,16 @@ def parse_narration(text: str) -> Narration | None:
     )
 
 
-def _adjacent_particle(lemma: str, word: str) -> bool:
+def _adjacent_particle(lemma: str, word: str, after: str | None) -> bool:
+    """Whether `word`, right after the verb, is its particle ("picks up", "turns on"; not "walks on the floor")."""
+    if after == "of":  # "out of", "off of" are prepositions: "takes a bowl out of the bag"
+        return False
     if word in PARTICLES_ALWAYS:
         return True
-    return lemma in PARTICLES_FOR.get(word, ())
+    if word not in PARTICLES_FOR:
+        return False
+    # "walks in" at the end is a particle; "walks in the house" is a preposition.
+    return lemma in PARTICLES_FOR[word] or after is None or not after[0].isalnum()
 
 
 def _object_after(text: str, toks: list[Token], words: list[str], j: int) -> tuple[ObjectSlot | None, int]:
@@ -207,13 +220,13 @@ def _object_after(text: str, toks: list[Token], words: list[str], j: int) -> tup
     d = j
     while d < len(toks) and words[d] in DETERMINERS:
         d += 1
+    if d == j and d < len(toks) and words[d] in PRONOUNS:  # "puts it aside", "picks something"
+        return None, d + 1
     k = d
     while k < len(toks) and _noun_word(words[k]):
         k += 1
     if k == d:
         return None, j
-    if k - d == 1 and words[d] in PRONOUNS:
-        return None, k
     determiner = text[toks[j].start : toks[d - 1].end] if d > j else ""
     slot = ObjectSlot(
         slot="noun",
@@ -317,8 +330,10 @@ def narration_clip(
 def _egoclip_records(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, record) for each non-blank record of a .jsonl or .csv (comma or tab separated)."""
     out: list[tuple[int, dict[str, Any]]] = []
+    if not path.is_file():
+        raise AnnotationError(f"{path}: no such annotation file")
     if path.suffix.lower() in (".csv", ".tsv"):
-        with path.open(encoding="utf-8", newline="") as f:
+        with path.open(encoding="utf-8-sig", newline="") as f:
             header = f.readline()
             f.seek(0)
             delimiter = "\t" if "\t" in header else ","
@@ -346,79 +361,108 @@ def _egoclip_records(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return out
 
 
+@dataclass(frozen=True)
+class _EgoClipRow:
+    video_uid: str
+    clip_uid: str
+    raw_text: str
+    start: float
+    end: float
+    source: dict[str, Any]
+
+    @property
+    def narration_key(self) -> str | None:
+        if "narration_source" in self.source and "narration_ind" in self.source:
+            return f"{self.video_uid}:{self.source['narration_source']}:{self.source['narration_ind']}"
+        return None
+
+    @property
+    def window_key(self) -> str:
+        return f"{self.clip_uid}:{self.start:.3f}:{self.end:.3f}"
+
+
+def _egoclip_row(r: dict[str, Any], where: str) -> _EgoClipRow:
+    """Validate one EgoClip record; a missing or malformed field raises AnnotationError naming it."""
+    for name in EGOCLIP_REQUIRED:
+        if r.get(name) is None or (name != "clip_text" and str(r[name]).strip() == ""):
+            raise AnnotationError(f"{where}: missing field {name!r}")
+    video_uid = str(r["video_uid"]).strip()
+    clip_uid = str(r["clip_uid"]).strip()
+    raw_text = r["clip_text"]
+    if not isinstance(raw_text, str):
+        raise AnnotationError(f"{where}: clip_text is not text ({raw_text!r})")
+    start = _number(r["clip_relative_start"], where, "clip_relative_start")
+    end = _number(r["clip_relative_end"], where, "clip_relative_end")
+    if end < start:
+        raise AnnotationError(f"{where}: clip_relative_end {end} is before clip_relative_start {start}")
+    source: dict[str, Any] = {"video_uid": video_uid, "clip_uid": clip_uid}
+    for name in EGOCLIP_KEPT:
+        value = r.get(name)
+        if value is None or value == "":
+            continue
+        if name in EGOCLIP_NUMERIC:
+            source[name] = _number(value, where, name)
+        elif name in ("tag_verb", "tag_noun"):
+            source[name] = _index_list(value, where, name)
+        else:
+            source[name] = str(value)
+    ind = r.get("narration_ind")
+    if ind is not None and ind != "":
+        x = _number(ind, where, "narration_ind")
+        if x != int(x):
+            raise AnnotationError(f"{where}: narration_ind is not an integer ({ind!r})")
+        source["narration_ind"] = int(x)
+    return _EgoClipRow(video_uid, clip_uid, raw_text, start, end, source)
+
+
 def read_egoclip(path: str | Path, split: str = "all") -> ReadResult:
     """Read the EgoClip-derived layout ActionBench used (`.jsonl`, or `.csv` with an optional index column).
 
     One clip per narration, cut from the EM clip `<clip_uid>.mp4` by `clip_relative_start/end`. The split is
-    `ego4d_split(video_uid)`; records of other splits are counted as skipped "other split".
+    `ego4d_split(video_uid)`; records of other splits are counted as skipped "other split". The clip id is
+    `<video_uid>:<narration_source>:<narration_ind>`; where those are absent, or where one such key names
+    different narrations (the genuine sample has some), it is `<clip_uid>:<start>:<end>` instead, so ids do
+    not depend on the order of the file. A record repeated exactly is kept once.
     """
     _check_split(split)
     path = Path(path)
+    records = _egoclip_records(path)
+    rows = [_egoclip_row(r, f"{path}:{lineno}") for lineno, r in records]
+    contents: dict[str, set[tuple[str, str, float, float]]] = {}
+    for row in rows:
+        if row.narration_key is not None:
+            contents.setdefault(row.narration_key, set()).add(
+                (row.clip_uid, row.raw_text, row.start, row.end)
+            )
     skipped: Counter[str] = Counter()
     clips: list[Clip] = []
     seen: set[str] = set()
-    records = _egoclip_records(path)
-    for lineno, r in records:
-        where = f"{path}:{lineno}"
-        for name in EGOCLIP_REQUIRED:
-            if r.get(name) is None or (name != "clip_text" and str(r[name]).strip() == ""):
-                raise AnnotationError(f"{where}: missing field {name!r}")
-        video_uid = str(r["video_uid"]).strip()
-        clip_uid = str(r["clip_uid"]).strip()
-        raw_text = r["clip_text"]
-        if not isinstance(raw_text, str):
-            raise AnnotationError(f"{where}: clip_text is not text ({raw_text!r})")
-        start = _number(r["clip_relative_start"], where, "clip_relative_start")
-        end = _number(r["clip_relative_end"], where, "clip_relative_end")
-        if end < start:
-            raise AnnotationError(f"{where}: clip_relative_end {end} is before clip_relative_start {start}")
-        source: dict[str, Any] = {"video_uid": video_uid, "clip_uid": clip_uid}
-        for name in EGOCLIP_KEPT:
-            value = r.get(name)
-            if value is None or value == "":
-                continue
-            if name in EGOCLIP_NUMERIC:
-                source[name] = _number(value, where, name)
-            elif name in ("tag_verb", "tag_noun"):
-                source[name] = _index_list(value, where, name)
-            else:
-                source[name] = str(value)
-        ind = r.get("narration_ind")
-        if ind is not None and ind != "":
-            x = _number(ind, where, "narration_ind")
-            if x != int(x):
-                raise AnnotationError(f"{where}: narration_ind is not an integer ({ind!r})")
-            source["narration_ind"] = int(x)
-        if "narration_source" in source and "narration_ind" in source:
-            clip_id = f"{video_uid}:{source['narration_source']}:{source['narration_ind']}"
-        else:
-            clip_id = f"{clip_uid}:{start:.3f}:{end:.3f}"
-        clip_split = ego4d_split(video_uid)
+    for row in rows:
+        key = row.narration_key
+        clip_id = key if key is not None and len(contents[key]) == 1 else row.window_key
+        clip_split = ego4d_split(row.video_uid)
         if split != "all" and clip_split != split:
             skipped["other split"] += 1
-            continue
-        if not clean_text(raw_text):
+        elif not clean_text(row.raw_text):
             skipped["empty narration"] += 1
-            continue
-        if end == start:
+        elif row.end == row.start:
             skipped["empty time window"] += 1
-            continue
-        if clip_id in seen:
-            skipped["duplicate clip_id"] += 1
-            continue
-        seen.add(clip_id)
-        clips.append(
-            narration_clip(
-                clip_id=clip_id,
-                split=clip_split,
-                video=f"{clip_uid}.mp4",
-                start=start,
-                end=end,
-                video_uid=video_uid,
-                raw_text=raw_text,
-                source=source,
+        elif clip_id in seen:
+            skipped["duplicate record"] += 1
+        else:
+            seen.add(clip_id)
+            clips.append(
+                narration_clip(
+                    clip_id=clip_id,
+                    split=clip_split,
+                    video=f"{row.clip_uid}.mp4",
+                    start=row.start,
+                    end=row.end,
+                    video_uid=row.video_uid,
+                    raw_text=row.raw_text,
+                    source=row.source,
+                )
             )
-        )
     return ReadResult(clips=clips, skipped=skipped, total_records=len(records))
 
 
@@ -438,6 +482,8 @@ def read_narrations(path: str | Path, split: str = "all", alpha: float = 4.9) ->
     if not alpha > 0:
         raise ValueError(f"alpha must be positive, got {alpha}")
     path = Path(path)
+    if not path.is_file():
+        raise AnnotationError(f"{path}: no such annotation file")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:

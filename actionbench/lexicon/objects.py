@@ -13,7 +13,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from lemminflect import getInflection, getLemma
@@ -47,8 +47,25 @@ NEVER_REPLACEABLE = frozenset({"number of", "part", "somewhere"})
 
 # Nouns that are plural in form but name one thing; they cannot follow "a" and are not re-pluralised.
 PLURAL_ONLY = frozenset(
-    {"scissors", "pliers", "tongs", "shears", "secateurs", "jeans", "trousers", "shorts", "pyjamas",
-     "glasses", "sunglasses", "tweezers", "binoculars", "clothes", "lentils", "oats", "noodles"}
+    {
+        "scissors",
+        "pliers",
+        "tongs",
+        "shears",
+        "secateurs",
+        "jeans",
+        "trousers",
+        "shorts",
+        "pyjamas",
+        "glasses",
+        "sunglasses",
+        "tweezers",
+        "binoculars",
+        "clothes",
+        "lentils",
+        "oats",
+        "noodles",
+    }
 )
 
 
@@ -70,6 +87,7 @@ def slot_key(slot: str) -> str:
     return " ".join(slot.strip().strip("[]").lower().split())
 
 
+@lru_cache(maxsize=65536)
 def singular(word: str) -> str:
     """The singular of one lower-case noun ("knives" -> "knife"); unknown or mass nouns stay as they are."""
     word = word.lower()
@@ -79,6 +97,7 @@ def singular(word: str) -> str:
     return lemmas[0] if lemmas else word
 
 
+@lru_cache(maxsize=65536)
 def head_noun(phrase: str) -> str:
     """The last word of a noun phrase, singular and lower case ("plastic jar's cap" -> "cap")."""
     words = re.findall(r"[a-z0-9]+(?:['’\-][a-z0-9]+)*", phrase.lower())
@@ -114,6 +133,7 @@ class ObjectVocabulary:
         self.source = source
         self._by_noun = {e.noun: e for e in self.entries}
         self._by_head: dict[str, ObjectEntry] = {}
+        self._pools: dict[tuple[tuple[str, ...], str], list[str]] = {}
         for e in self.entries:
             self._by_head.setdefault(head_noun(e.noun), e)
 
@@ -126,7 +146,9 @@ class ObjectVocabulary:
     def type_of(self, phrase: str) -> str | None:
         """The vocabulary type of a noun phrase (whole phrase first, then its head noun), or None."""
         low = " ".join(phrase.lower().split())
-        entry = self._by_noun.get(low) or self._by_noun.get(singular(low)) or self._by_head.get(head_noun(low))
+        entry = (
+            self._by_noun.get(low) or self._by_noun.get(singular(low)) or self._by_head.get(head_noun(low))
+        )
         return entry.type if entry else None
 
     def is_replaceable(self, slot: str) -> bool:
@@ -152,7 +174,10 @@ class ObjectVocabulary:
             original = self.type_of(like)
             if original in types:
                 types = (original,)
-        return [e.noun for e in self.entries if e.type in types and dataset in e.datasets]
+        key = (types, dataset)
+        if key not in self._pools:
+            self._pools[key] = [e.noun for e in self.entries if e.type in types and dataset in e.datasets]
+        return list(self._pools[key])
 
     def datasets(self) -> set[str]:
         return {d for e in self.entries for d in e.datasets} | set(_BOTH)
@@ -171,7 +196,9 @@ def _parse_datasets(value: str) -> tuple[str, ...]:
         elif part in DATASETS:
             names.add(part)
         else:
-            raise ValueError(f"unknown dataset {part!r} (expected ssv2, ego4d, both or mini, comma-separated)")
+            raise ValueError(
+                f"unknown dataset {part!r} (expected ssv2, ego4d, both or mini, comma-separated)"
+            )
     return tuple(sorted(names))
 
 
@@ -197,7 +224,9 @@ def read_vocabulary(path: Path) -> list[ObjectEntry]:
         cols = line.split("\t")
         if not header_seen:
             if tuple(c.strip() for c in cols) != HEADER:
-                raise VocabularyError(f"{path}:{lineno}: expected the header {chr(9).join(HEADER)!r}, got {line!r}")
+                raise VocabularyError(
+                    f"{path}:{lineno}: expected the header {chr(9).join(HEADER)!r}, got {line!r}"
+                )
             header_seen = True
             continue
         if len(cols) != len(HEADER):
@@ -206,11 +235,17 @@ def read_vocabulary(path: Path) -> list[ObjectEntry]:
             )
         noun, type_, datasets = (c.strip() for c in cols)
         if not noun or noun != " ".join(noun.split()) or noun != noun.lower():
-            raise VocabularyError(f"{path}:{lineno}: noun {noun!r} must be lower case words separated by single spaces")
+            raise VocabularyError(
+                f"{path}:{lineno}: noun {noun!r} must be lower case words separated by single spaces"
+            )
         if type_ not in TYPES:
-            raise VocabularyError(f"{path}:{lineno}: unknown type {type_!r} (expected one of {', '.join(TYPES)})")
+            raise VocabularyError(
+                f"{path}:{lineno}: unknown type {type_!r} (expected one of {', '.join(TYPES)})"
+            )
         if noun in first_line:
-            raise VocabularyError(f"{path}:{lineno}: duplicate noun {noun!r} (first on line {first_line[noun]})")
+            raise VocabularyError(
+                f"{path}:{lineno}: duplicate noun {noun!r} (first on line {first_line[noun]})"
+            )
         try:
             names = _parse_datasets(datasets)
         except ValueError as e:
@@ -265,7 +300,11 @@ _QUANTITY = frozenset(
 _NOT_OBJECTS = frozenset(
     "c x y man woman person lady boy girl child baby people hand hands finger fingers arm leg foot feet head "
     "face body left right side top bottom front back end edge middle corner part way time place area "
-    "floor ground surface something thing things it".split()
+    "floor ground surface something thing things it item items object objects stuff".split()
+)
+# Adverbs a narration parser may leave at the end of an object phrase ("pushes the container forward").
+_TRAILING_ADVERBS = frozenset(
+    "forward forwards backward backwards around aside together again away apart".split()
 )
 _CONTAINER_BEFORE = re.compile(r"\b(?:into|in|inside|out of)\s*$", re.IGNORECASE)
 _PREPOSITIONS = frozenset(
@@ -286,6 +325,8 @@ def _phrase_head(phrase: str) -> str | None:
             words = words[i + 1 :]
             while words and words[0] in _DETERMINERS:
                 words = words[1:]
+    while words and words[-1] in _TRAILING_ADVERBS:
+        words = words[:-1]
     if not words:
         return None
     head = head_noun(words[-1])
@@ -294,7 +335,8 @@ def _phrase_head(phrase: str) -> str | None:
     return head
 
 
-def _ssv2_type(slot: str, template_before: str, template_after: str) -> str:
+def _ssv2_type(slot: str, template_before: str, template_after: str) -> str | None:
+    """The type a slot says its filler has, or None for a slot that says nothing (plain `[something]`)."""
     key = slot_key(slot)
     if key == "some substance":
         return "substance"
@@ -302,11 +344,11 @@ def _ssv2_type(slot: str, template_before: str, template_after: str) -> str:
         return "soft"
     if _CONTAINER_BEFORE.search(template_before) or template_after.startswith(" with [something in it]"):
         return "container"
-    return "object"
+    return None
 
 
-def _ssv2_mentions(path: Path, skipped: Counter[str]) -> Iterable[tuple[str, str]]:
-    """(head noun, type) for every replaceable placeholder of an SSv2 annotation file."""
+def _ssv2_mentions(path: Path, skipped: Counter[str]) -> Iterable[tuple[str, str | None]]:
+    """(head noun, type or None) for every replaceable placeholder of an SSv2 annotation file."""
     try:
         records = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
@@ -325,7 +367,7 @@ def _ssv2_mentions(path: Path, skipped: Counter[str]) -> Iterable[tuple[str, str
         if len(slots) != len(placeholders):
             skipped["placeholders do not match the template's slots"] += 1
             continue
-        for m, placeholder in zip(slots, placeholders):
+        for m, placeholder in zip(slots, placeholders, strict=True):
             if slot_key(m.group(1)) not in SLOT_TYPES:
                 continue
             head = _phrase_head(placeholder)
@@ -335,8 +377,8 @@ def _ssv2_mentions(path: Path, skipped: Counter[str]) -> Iterable[tuple[str, str
             yield head, _ssv2_type(m.group(1), template[: m.start()], template[m.end() :])
 
 
-def _egoclip_mentions(path: Path, skipped: Counter[str]) -> Iterable[tuple[str, str]]:
-    """(head noun, type) for the direct object of every narration of an EgoClip jsonl (field clip_text)."""
+def _egoclip_mentions(path: Path, skipped: Counter[str]) -> Iterable[tuple[str, str | None]]:
+    """(head noun, None) for the direct object of every narration of an EgoClip jsonl (field clip_text)."""
     from actionbench.datasets.ego4d import clean_text, parse_narration
 
     try:
@@ -361,8 +403,8 @@ def _egoclip_mentions(path: Path, skipped: Counter[str]) -> Iterable[tuple[str, 
         if head is None:
             skipped["narration names no object"] += 1
             continue
-        # A direct object is a thing acted on; Ego4D gives no slot that says container or substance.
-        yield head, "object"
+        # A direct object is a thing acted on; nothing in the narration says container or substance.
+        yield head, None
 
 
 def build_vocabulary(
@@ -374,25 +416,37 @@ def build_vocabulary(
 ) -> list[ObjectEntry]:
     """Head nouns named at least `min_count` times in a dataset's annotations, typed by the slots they fill.
 
-    A noun's type is the one most of its mentions suggest (SSv2 `[some substance]` -> substance,
-    `[something soft]` -> soft, a slot after "into"/"in"/"out of" -> container, else object); ties go to the
-    earlier type in TYPES. Records that name no object are counted in `skipped` by reason.
+    Some slots say what fills them (SSv2 `[some substance]` -> substance, `[something soft]` -> soft, a slot
+    after "into"/"in"/"out of" or before "with [something in it]" -> container); plain `[something]` and
+    Ego4D objects say nothing. A noun takes the type most such mentions give when they are at least a quarter
+    of all its mentions (ties go to the earlier type in TYPES), else `object`. Records that name no object
+    are counted in `skipped` by reason.
     """
     if min_count < 1:
         raise VocabularyError(f"min_count must be at least 1, got {min_count}")
     skipped = Counter() if skipped is None else skipped
     counts: dict[str, Counter[str]] = defaultdict(Counter)  # dataset -> noun -> mentions
-    votes: dict[str, Counter[str]] = defaultdict(Counter)  # noun -> type -> mentions
-    for dataset, files, mentions in (("ssv2", ssv2_files, _ssv2_mentions), ("ego4d", egoclip_files, _egoclip_mentions)):
+    votes: dict[str, Counter[str]] = defaultdict(Counter)  # noun -> typed mentions by type
+    total: Counter[str] = Counter()  # noun -> all mentions
+    for dataset, files, mentions in (
+        ("ssv2", ssv2_files, _ssv2_mentions),
+        ("ego4d", egoclip_files, _egoclip_mentions),
+    ):
         for path in files:
             for head, type_ in mentions(Path(path), skipped):
                 counts[dataset][head] += 1
-                votes[head][type_] += 1
+                total[head] += 1
+                if type_ is not None:
+                    votes[head][type_] += 1
     entries = []
-    for noun in sorted(votes):
+    for noun in sorted(total):
         datasets = tuple(sorted(d for d in counts if counts[d][noun] >= min_count))
         if not datasets:
             continue
-        type_ = min(votes[noun].items(), key=lambda kv: (-kv[1], TYPES.index(kv[0])))[0]
+        type_ = "object"
+        if votes[noun]:
+            best, n = min(votes[noun].items(), key=lambda kv: (-kv[1], TYPES.index(kv[0])))
+            if 4 * n >= total[noun]:
+                type_ = best
         entries.append(ObjectEntry(noun, type_, datasets))
     return entries

@@ -52,6 +52,7 @@ class VideoTextModel:
     logit_scale: float | None = None
     args: dict[str, Any] = {}
     weights_hash: str | None = None
+    version: str | None = None  # changes when the model's code changes (part of the embedding cache key)
     device: torch.device = torch.device("cpu")
 
     def encode_videos(self, frames: torch.Tensor) -> torch.Tensor:
@@ -86,7 +87,11 @@ class CrossEncoder:
     logit_scale: float | None = None
     args: dict[str, Any] = {}
     weights_hash: str | None = None
+    version: str | None = None  # changes when the model's code changes (part of the embedding cache key)
     device: torch.device = torch.device("cpu")
+
+    # Optional: `score_probes(probes) -> Tensor[P, 2]` (s_true, s_foil) for a model that scores probes from
+    # their ids alone (the `chance` line); the harness still decodes every clip, so missing videos count alike.
 
     def score(self, frames: torch.Tensor, texts: list[str]) -> torch.Tensor:
         """`[B, T, 3, H, W]` and N texts -> `[B, N]` (all pairs)."""

@@ -7,6 +7,7 @@ replacement; no replacement names an object the clip already names, and two obje
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -20,8 +21,8 @@ NO_CANDIDATE = "no candidate object"
 
 # After these a noun must be countable and singular ("a flour", "another scissors" are not English).
 _SINGULAR_COUNT = frozenset({"a", "an", "another", "one", "each", "every", "either", "neither"})
-# Letters that are vowels in spelling but not in sound, and silent h: "a usb stick", "an hour".
-_CONSONANT_SOUND = ("uni", "use", "usu", "uten", "ure", "uri", "uro", "ukulele", "eu", "ewe", "one", "once")
+# Vowel letters sounded as consonants ("a usb stick", "a one-way valve") and silent h ("an hour").
+_CONSONANT_SOUND = ("usb", "eu", "ewe", "one", "once")
 _VOWEL_SOUND = ("hour", "honest", "honour", "honor", "heir")
 
 
@@ -30,12 +31,12 @@ class ObjectSlotError(ValueError):
 
 
 def indefinite_article(phrase: str) -> str:
-    """ "a" or "an" for the phrase that follows it, by how its first word sounds."""
+    """The indefinite article ("a" or "an") for a phrase, by how its first word sounds."""
     word = phrase.lower().lstrip()
     if word.startswith(_VOWEL_SOUND):
         return "an"
-    if word.startswith(_CONSONANT_SOUND):
-        return "a"
+    if word.startswith(_CONSONANT_SOUND) or re.match(r"u[^aeiou\W][aeiou]", word):
+        return "a"  # "u" + consonant + vowel says "you": utensil, ukulele, unicorn (but umbrella, ugly)
     return "an" if word[:1] in ("a", "e", "i", "o", "u") else "a"
 
 
@@ -65,12 +66,40 @@ def _named_objects(clip: Clip) -> set[str]:
     return named
 
 
+def _needs_count(clip: Clip, group: list[ObjectSlot]) -> bool:
+    """Whether the words before the object make it countable: "a pen", "another pen", "pens"."""
+    for s in group:
+        if is_plural(s.text) or s.determiner.lower() in _SINGULAR_COUNT:
+            return True
+        b = _word_before(clip.text, s.start)
+        if b is not None and clip.text[b[0] : b[1]].lower() in _SINGULAR_COUNT:
+            return True
+    return False
+
+
+def _fitting(
+    vocab: Any, clip: Clip, group: list[ObjectSlot], excluded: set[str], *, keep_type: bool
+) -> list[str]:
+    """The sorted nouns that may replace one object: they fit all its slots, are not excluded, and count."""
+    pool = vocab.candidates(group[0].slot, clip.dataset, like=group[0].text if keep_type else None)
+    for s in group[1:]:
+        allowed = set(vocab.candidates(s.slot, clip.dataset, like=s.text if keep_type else None))
+        pool = [n for n in pool if n in allowed]
+    pool = [n for n in pool if n not in excluded and head_noun(n) not in excluded]
+    if _needs_count(clip, group):
+        plural = any(is_plural(s.text) for s in group)
+        # Mass nouns cannot be counted ("a flour", "4 flours"); plural-only nouns cannot follow "a".
+        pool = [n for n in pool if vocab.type_of(n) != "substance" and (plural or not is_plural(n))]
+    return pool
+
+
 def object_edit(clip: Clip, lexicon: Any, rng: np.random.Generator) -> tuple[str, dict[str, Any]] | str:
     """The OR foil and its edit record, or the reason the clip has no OR probe.
 
     `lexicon` is an `actionbench.lexicon.Lexicon`; `rng` is seeded from the clip's seed key by the caller.
     Replacements are drawn one object (`ref`) at a time in order of first mention, each from the sorted
-    candidates of its slots' types, so a fixed seed gives a fixed foil.
+    candidates of its slots' types, so a fixed seed gives a fixed foil. A replacement keeps the original's
+    vocabulary type where that fits ("water" -> another substance), else takes any type the slot accepts.
     """
     vocab = lexicon.objects
     _check_slots(clip)
@@ -82,54 +111,40 @@ def object_edit(clip: Clip, lexicon: Any, rng: np.random.Generator) -> tuple[str
     for s in sorted(slots, key=lambda s: s.start):
         refs.setdefault(s.ref, []).append(s)
 
-    named = _named_objects(clip)
-    used: set[str] = set()
+    excluded = _named_objects(clip)  # grows with each drawn noun, so two objects never share one
     changes: list[dict[str, Any]] = []
     replaced: list[dict[str, Any]] = []
     articles: list[dict[str, Any]] = []
     for ref, group in refs.items():
-        plural = any(is_plural(s.text) for s in group)
-        before = {s.start: _word_before(clip.text, s.start) for s in group}
-        needs_count = plural or any(
-            s.determiner.lower() in _SINGULAR_COUNT
-            or (b is not None and clip.text[b[0] : b[1]].lower() in _SINGULAR_COUNT)
-            for s, b in ((s, before[s.start]) for s in group)
+        pool = _fitting(vocab, clip, group, excluded, keep_type=True) or _fitting(
+            vocab, clip, group, excluded, keep_type=False
         )
-        pool = vocab.candidates(group[0].slot, clip.dataset, like=group[0].text)
-        for s in group[1:]:
-            allowed = set(vocab.candidates(s.slot, clip.dataset, like=s.text))
-            pool = [n for n in pool if n in allowed]
-        pool = [
-            n
-            for n in pool
-            if head_noun(n) not in named
-            and head_noun(n) not in used
-            and n not in named
-            # Mass nouns cannot be counted ("a flour", "4 flours"); plural-only nouns cannot follow "a".
-            and not (needs_count and vocab.type_of(n) == "substance")
-            and not (needs_count and not plural and is_plural(n))
-        ]
         if not pool:
             return NO_CANDIDATE
         noun = pool[int(rng.integers(len(pool)))]
-        used.add(head_noun(noun))
+        excluded.add(head_noun(noun))
         for s in group:
-            new = pluralize(noun) if is_plural(s.text) else noun
-            c = change(clip.text, s.start, s.end, new)
+            c = change(clip.text, s.start, s.end, pluralize(noun) if is_plural(s.text) else noun)
             changes.append(c)
             replaced.append(
-                {"slot": s.slot, "ref": ref, "old": s.text, "new": c["new"], "noun": noun, "type": vocab.type_of(noun)}
+                {
+                    "slot": s.slot,
+                    "ref": ref,
+                    "old": s.text,
+                    "new": c["new"],
+                    "noun": noun,
+                    "type": vocab.type_of(noun),
+                }
             )
-            b = before[s.start]
+            b = _word_before(clip.text, s.start)
             if b is not None and clip.text[b[0] : b[1]].lower() in ("a", "an"):
-                article = indefinite_article(new)
+                article = indefinite_article(c["new"])
                 if clip.text[b[0] : b[1]].lower() != article:
                     a = change(clip.text, b[0], b[1], article)
                     changes.append(a)
-                    articles.append({"old": a["old"], "new": a["new"], "start": a["start"], "before": s.text})
-    entry = {
-        "objects": replaced,
-        # a/an agreement with the new noun: recorded here and as its own change.
-        "articles": articles,
-    }
+                    articles.append(
+                        {"old": a["old"], "new": a["new"], "start": a["start"], "before": c["new"]}
+                    )
+    # The a/an agreement changes are in `changes` too; `articles` says which changes they are.
+    entry = {"objects": replaced, "articles": articles}
     return make_edit(clip.text, changes, kind="object", entry=entry)

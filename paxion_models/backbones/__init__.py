@@ -1,0 +1,50 @@
+"""Backbones by name. Each module exposes `build(**args) -> Backbone` (frozen, in eval mode).
+
+`mini` (the mini benchmark's dual encoder) and `openclip` (any open_clip model, frame-wise) live here; the
+paper's InternVideo, CLIP-ViP and Singularity plug in as `internvideo.py`, `clipvip.py`, `singularity.py`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from paxion_models.backbones.base import Backbone, TextFeatures, VideoFeatures
+
+BACKBONES = ("mini", "openclip", "internvideo", "clipvip", "singularity")
+
+__all__ = ["BACKBONES", "Backbone", "BackboneRef", "TextFeatures", "VideoFeatures", "build_backbone"]
+
+
+class BackboneError(ValueError):
+    """An unknown backbone, or one that cannot be built with the given arguments."""
+
+
+@dataclass(frozen=True)
+class BackboneRef:
+    """How to rebuild a backbone: its name and arguments (recorded in every patcher/fuser checkpoint)."""
+
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "args": dict(self.args)}
+
+
+def build_backbone(name: str, **args: Any) -> Backbone:
+    """A frozen backbone by name (`mini`, `openclip`, ...)."""
+    if name not in BACKBONES:
+        raise BackboneError(f"unknown backbone {name!r} (known: {', '.join(BACKBONES)})")
+    try:
+        module = importlib.import_module(f"paxion_models.backbones.{name}")
+    except ModuleNotFoundError as e:
+        if e.name == f"paxion_models.backbones.{name}":
+            raise BackboneError(f"backbone {name!r} is not available in this version") from None
+        raise
+    try:
+        backbone = module.build(**args)
+    except TypeError as e:
+        raise BackboneError(f"backbone {name!r} cannot be built with {args} ({e})") from None
+    backbone.args = dict(args)
+    return backbone

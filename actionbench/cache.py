@@ -1,0 +1,161 @@
+"""The embedding cache: model outputs on disk, committed batch by batch, so a killed run loses nothing done.
+
+A cache *namespace* is one folder named by the hash of everything that can change an embedding except the
+item itself: the model fingerprint (name, args, weights hash, code version), frame spec, decoder,
+preprocessing, dtype / AMP / device class and protocol version. Inside it each committed batch is one
+safetensors file (`batches/<kind>-r<rank>-<n>-<uuid>.safetensors`) whose metadata lists the item keys of its
+rows; item keys carry the rest (video identity = path, size, mtime; time window; reversed flag; or the text).
+A batch file is written to a temporary name, fsynced and renamed, so it is either complete or absent; the
+folder listing is the index. Processes of a sharded run write their own files into one namespace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from actionbench.ids import canonical_json, stable_hash
+
+KINDS = ("video", "text", "pair")
+
+
+def default_cache_dir() -> Path:
+    """`$ACTIONBENCH_CACHE`, else `$XDG_CACHE_HOME/actionbench/embeddings` (`~/.cache/...`)."""
+    if os.environ.get("ACTIONBENCH_CACHE"):
+        return Path(os.environ["ACTIONBENCH_CACHE"])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "actionbench" / "embeddings"
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems do not fsync directories; the rename is still atomic
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, fsync, rename, fsync the folder."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+class EmbeddingCache:
+    """Committed model outputs of one namespace; `root=None` keeps nothing on disk."""
+
+    def __init__(self, root: str | Path | None, namespace: dict[str, Any], rank: int = 0) -> None:
+        self.namespace = namespace
+        self.key = stable_hash(namespace, length=24)
+        self.rank = rank
+        self.dir = None if root is None else Path(root) / self.key
+        self._entries: dict[str, torch.Tensor] = {}
+        self._extra: dict[str, Any] = {}
+        self._serial = 0
+        self.ignored: list[str] = []  # unreadable batch files, with the reason (left in place, not trusted)
+        if self.dir is not None:
+            (self.dir / "batches").mkdir(parents=True, exist_ok=True)
+            described = self.dir / "namespace.json"
+            if not described.is_file():  # for people reading the cache folder; the hash is the key
+                atomic_write_bytes(described, (json.dumps(namespace, indent=2, sort_keys=True) + "\n").encode())
+            self._load()
+
+    # ------------------------------------------------------------------------------------------ reading
+
+    def batch_files(self, kind: str | None = None) -> list[Path]:
+        """Committed batch files (of one kind), in name order."""
+        if self.dir is None:
+            return []
+        pattern = f"{kind}-*.safetensors" if kind else "*.safetensors"
+        return sorted((self.dir / "batches").glob(pattern))
+
+    def _load(self) -> None:
+        from safetensors import safe_open
+
+        for path in self.batch_files():
+            try:
+                with safe_open(str(path), framework="pt") as f:
+                    meta = f.metadata() or {}
+                    rows = f.get_tensor("rows")
+                keys = json.loads(meta["keys"])
+                extra = json.loads(meta.get("extra", "null"))
+                if len(keys) != rows.shape[0]:
+                    raise ValueError(f"{len(keys)} keys for {rows.shape[0]} rows")
+            except Exception as e:  # a damaged file is recomputed, never trusted
+                self.ignored.append(f"{path.name}: {type(e).__name__}: {e}")
+                continue
+            for i, key in enumerate(keys):
+                self._entries[key] = rows[i]
+                if extra is not None:
+                    self._extra[key] = extra[i]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: str) -> torch.Tensor:
+        return self._entries[key]
+
+    def extra(self, key: str) -> Any:
+        """The per-row note stored with an entry (e.g. the decoder that produced a video embedding)."""
+        return self._extra.get(key)
+
+    def items(self) -> dict[str, torch.Tensor]:
+        return dict(self._entries)
+
+    # ------------------------------------------------------------------------------------------ writing
+
+    def commit(self, kind: str, keys: list[str], rows: torch.Tensor, extra: list[Any] | None = None) -> None:
+        """Keep one batch of rows (and, with a folder, make it durable before returning)."""
+        from safetensors.torch import save
+
+        if kind not in KINDS:
+            raise ValueError(f"unknown cache kind {kind!r}")
+        if len(keys) != rows.shape[0]:
+            raise ValueError(f"{len(keys)} keys for {rows.shape[0]} rows")
+        rows = rows.detach().to("cpu", torch.float32).contiguous()
+        for i, key in enumerate(keys):
+            self._entries[key] = rows[i]
+            if extra is not None:
+                self._extra[key] = extra[i]
+        if self.dir is None:
+            return
+        meta = {"keys": canonical_json(keys), "extra": canonical_json(extra)}
+        self._serial += 1
+        name = f"{kind}-r{self.rank:03d}-{self._serial:06d}-{uuid.uuid4().hex[:8]}.safetensors"
+        atomic_write_bytes(self.dir / "batches" / name, save({"rows": rows}, metadata=meta))
+
+    def read_note(self, name: str) -> Any:
+        """A small JSON note kept in the namespace (e.g. the order-invariance check), or None."""
+        if self.dir is None or not (self.dir / f"{name}.json").is_file():
+            return None
+        try:
+            return json.loads((self.dir / f"{name}.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def write_note(self, name: str, value: Any) -> None:
+        if self.dir is not None:
+            atomic_write_bytes(self.dir / f"{name}.json", (json.dumps(value, sort_keys=True) + "\n").encode())

@@ -1,0 +1,226 @@
+"""Submission bundles: a result bundle plus `submission.json`, the metadata a leaderboard row needs.
+
+A submission folder holds:
+- `submission.json`: who and what (model, backbone, method, patcher loss, trainable parameters, the frozen
+  backbone's loaded parameter count, paper or URL, date, who ran it, `source: measured | reported`);
+- `results.json`: for a `measured` entry the full result bundle the runner wrote (with `predictions.jsonl`
+  beside it); for a `reported` entry only the numbers a paper printed (`REPORTED_RESULTS_SCHEMA`).
+
+A bare result bundle (no `submission.json`, e.g. a demo run) is read as a measured entry whose metadata is
+taken from its `results.json`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from actionbench.bundle import (
+    PREDICTIONS_FILE,
+    RESULTS_FILE,
+    TASK_NAMES,
+    AnyValue,
+    BundleError,
+    Enum,
+    MapOf,
+    Nullable,
+    Number,
+    Optional,
+    check,
+    check_results,
+    read_json,
+    read_predictions,
+)
+
+SUBMISSION_FILE = "submission.json"
+SUBMISSION_SCHEMA_VERSION = "1.0"
+SOURCES = ("measured", "reported")
+BACKBONE_METHOD = "Backbone"  # the method name of a group's frozen-backbone row
+CONTROL_PREFIXES = ("first-frame", "last-frame", "blind")  # harness controls wrap a model: `blind:clip:...`
+
+SUBMISSION_SCHEMA = {
+    "schema_version": str,
+    "model": str,  # display name of the model
+    "backbone": str,  # the group a row belongs to (e.g. "InternVideo"); "Human" for the human study
+    "method": Nullable(str),  # "Backbone" for the frozen backbone itself; null for a human row
+    "patcher_loss": Nullable(str),  # e.g. "VTC+DVDM"
+    "trainable_params": Nullable(int),  # 0 for a frozen backbone, null when not applicable (human)
+    "backbone_params": Nullable(int),  # loaded parameter count of the frozen backbone (for the percentage)
+    "paper": Nullable(str),
+    "url": Nullable(str),
+    "date": str,  # YYYY-MM or YYYY-MM-DD
+    "ran_by": str,
+    "source": Enum(*SOURCES),
+    "table_order": Optional(int),  # position in the paper's table; rows without one come after, by name
+    "notes": Optional(str),
+}
+
+REPORTED_RESULTS_SCHEMA = {
+    "schema_version": str,
+    "source": Enum("reported"),
+    "results": MapOf(MapOf({"accuracy": Number})),
+    "ties": Optional(str),  # the paper's tie handling, when known
+    "frame_spec": Optional(AnyValue),
+}
+
+
+class SubmissionError(BundleError):
+    """A submission folder that is malformed or fails validation."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The metadata of one leaderboard row."""
+
+    model: str
+    backbone: str
+    method: str | None
+    patcher_loss: str | None
+    trainable_params: int | None
+    backbone_params: int | None
+    paper: str | None
+    url: str | None
+    date: str
+    ran_by: str
+    source: str
+    table_order: int | None = None
+    notes: str | None = None
+    schema_version: str = SUBMISSION_SCHEMA_VERSION
+
+    @property
+    def method_label(self) -> str:
+        """'KP-Perceiver [VTC+DVDM]', 'Backbone', or '' for a human row."""
+        if self.method is None:
+            return ""
+        return f"{self.method} [{self.patcher_loss}]" if self.patcher_loss else self.method
+
+    @property
+    def trainable_fraction(self) -> float | None:
+        """Trainable parameters as a fraction of the frozen backbone's loaded parameters."""
+        if not self.trainable_params or not self.backbone_params:
+            return None
+        return self.trainable_params / self.backbone_params
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in SUBMISSION_SCHEMA}
+        if d["table_order"] is None:
+            d.pop("table_order")
+        if d["notes"] is None:
+            d.pop("notes")
+        return d
+
+
+@dataclass
+class Entry:
+    """A leaderboard row as loaded from its folder."""
+
+    name: str  # folder name, the row's id
+    folder: Path
+    submission: Submission
+    results: dict[str, Any]  # the whole results.json
+    predictions: list[dict[str, Any]] = field(default_factory=list)  # measured entries only
+
+    @property
+    def measured(self) -> bool:
+        return self.submission.source == "measured"
+
+    def accuracy(self, dataset: str, task: str) -> float | None:
+        """Accuracy (%) of one dataset x task, or None when the entry has no such number."""
+        cell = self.results.get("results", {}).get(dataset, {}).get(task)
+        return None if cell is None else float(cell["accuracy"])
+
+    def cell(self, dataset: str, task: str) -> dict[str, Any] | None:
+        return self.results.get("results", {}).get(dataset, {}).get(task)
+
+    def datasets(self) -> list[str]:
+        return list(self.results.get("results", {}))
+
+    def predictions_for(self, dataset: str, task: str) -> list[dict[str, Any]]:
+        return [r for r in self.predictions if r["dataset"] == dataset and r["task"] == task]
+
+
+def submission_from_results(results: dict[str, Any]) -> Submission:
+    """Metadata for a bare result bundle: controls (`blind:clip:...`) are grouped under the model they wrap."""
+    name = results["model"]["name"]
+    prefix, _, rest = name.partition(":")
+    if prefix in CONTROL_PREFIXES and rest:
+        backbone, method = rest, f"{prefix} control"
+    else:
+        backbone, method = name, BACKBONE_METHOD
+    return Submission(
+        model=name, backbone=backbone, method=method, patcher_loss=None, trainable_params=None,
+        backbone_params=None, paper=None, url=None, date="", ran_by="", source="measured",
+    )
+
+
+def load_submission(path: Path) -> Submission:
+    data = read_json(path)
+    check(data, SUBMISSION_SCHEMA, path)
+    date = data["date"]
+    parts = date.split("-")
+    if not (len(parts) in (2, 3) and all(p.isdigit() for p in parts) and len(parts[0]) == 4):
+        raise SubmissionError(f"{path}: date: expected YYYY-MM or YYYY-MM-DD, got {date!r}")
+    for key in ("trainable_params", "backbone_params"):
+        if data[key] is not None and data[key] < 0:
+            raise SubmissionError(f"{path}: {key}: must not be negative")
+    return Submission(**data)
+
+
+def load_entry(folder: str | Path) -> Entry:
+    """Read a submission folder (or a bare result bundle); errors are one line naming the file."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SubmissionError(f"{folder}: not a folder")
+    results_path = folder / RESULTS_FILE
+    results = read_json(results_path)
+    meta_path = folder / SUBMISSION_FILE
+    if meta_path.is_file():
+        submission = load_submission(meta_path)
+    else:
+        check_results(results, results_path)
+        submission = submission_from_results(results)
+    if submission.source == "reported":
+        check(results, REPORTED_RESULTS_SCHEMA, results_path)
+        for dataset, tasks in results["results"].items():
+            for task in tasks:
+                if task not in TASK_NAMES:
+                    raise SubmissionError(f"{results_path}: results.{dataset}: unknown task {task!r}")
+        if (folder / PREDICTIONS_FILE).exists():
+            raise SubmissionError(f"{folder}: a reported entry has no {PREDICTIONS_FILE} (mark it measured)")
+        return Entry(folder.name, folder, submission, results)
+    if results.get("source") == "reported":
+        raise SubmissionError(f"{results_path}: holds reported numbers but {SUBMISSION_FILE} says measured")
+    check_results(results, results_path)
+    predictions = read_predictions(folder / PREDICTIONS_FILE)
+    return Entry(folder.name, folder, submission, results, predictions)
+
+
+def find_entry_folders(root: str | Path) -> list[Path]:
+    """The submission folders under `root`: `root` itself when it holds a results.json, else its
+    sub-folders that do (sorted by name)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise SubmissionError(f"{root}: not a folder")
+    if (root / RESULTS_FILE).is_file():
+        return [root]
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and (p / RESULTS_FILE).is_file())
+    if not folders:
+        raise SubmissionError(f"{root}: no submission folders (sub-folders with {RESULTS_FILE})")
+    return folders
+
+
+def load_entries(roots: list[str | Path] | str | Path) -> list[Entry]:
+    """Every entry under one or more roots (see find_entry_folders); duplicate folder names are refused."""
+    if isinstance(roots, (str, Path)):
+        roots = [roots]
+    entries: list[Entry] = []
+    seen: dict[str, Path] = {}
+    for root in roots:
+        for folder in find_entry_folders(root):
+            entry = load_entry(folder)
+            if entry.name in seen:
+                raise SubmissionError(f"{folder}: entry name {entry.name!r} also used by {seen[entry.name]}")
+            seen[entry.name] = folder
+            entries.append(entry)
+    return entries

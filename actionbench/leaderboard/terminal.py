@@ -1,0 +1,54 @@
+"""The leaderboard as a rich table, for the terminal (the demo ends with one)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.table import Table
+
+from actionbench.leaderboard.formats import SIG_MARK, legend
+from actionbench.leaderboard.table import Cell, Leaderboard
+
+
+def _cell(cell: Cell) -> str:
+    text = cell.text
+    if cell.best:
+        text = f"[bold]{text}[/bold]"
+    if cell.significant:
+        text += f"[red]{SIG_MARK}[/red]"
+    return text
+
+
+def to_rich(board: Leaderboard, title: str = "ActionBench leaderboard (accuracy %, chance = 50)") -> Table:
+    """Table 1 layout with a Source column and Object Replacement columns at the right."""
+    table = Table(title=title, caption="\n".join(legend(board)[:3]), caption_justify="left")
+    for name in ("Backbone", "Method [patcher loss]", "Trainable params", "Source"):
+        table.add_column(name)
+    for c in board.columns:
+        table.add_column(c.label, justify="right")
+    table.add_column("Avg", justify="right")
+    for c in board.or_columns:
+        table.add_column(c.label, justify="right", style="dim")
+    for gi, group in enumerate(board.groups):
+        for i, r in enumerate(group.rows):
+            table.add_row(
+                r.backbone if i == 0 else "", r.method, r.params,
+                "[green]measured[/green]" if r.entry.measured else "reported",
+                *[_cell(r.cells[c]) for c in board.columns], _cell(r.avg),
+                *[_cell(r.cells[c]) for c in board.or_columns],
+                end_section=i == len(group.rows) - 1 and gi < len(board.groups) - 1,
+            )
+    return table
+
+
+def render_terminal(bundle_dirs: list[str | Path] | str | Path, *, check: bool = True, seed: int = 0,
+                    bootstrap_size: int = 2000) -> Table:
+    """Load result bundles or submission folders and return the leaderboard as a rich Table.
+
+    With `check`, measured entries are validated first (complete run, decisions follow from scores,
+    metrics recompute from predictions); a failure raises ValidationError.
+    """
+    from actionbench.leaderboard import load_leaderboard
+
+    board = load_leaderboard(bundle_dirs, check=check, allow_mixed=True, seed=seed, bootstrap_size=bootstrap_size)
+    return to_rich(board)

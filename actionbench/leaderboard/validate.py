@@ -1,0 +1,264 @@
+"""Validation of leaderboard entries: everything a measured row claims is recomputed from its predictions.
+
+For a measured entry: the run is complete (not partial, not a `--limit` subset, nothing missing); the
+predicted probe ids are exactly the probe sets' (none missing, duplicated or extra) and each row names its
+probe's task, dataset, clip and source video; every decision follows from its two scores under the recorded
+tie policy; n matches the manifests; and `results`, `consistent` and `breakdowns` equal what
+`metrics.summarize` gives from the predictions. A table refuses to mix sampling specs, tie policies or
+probe sets unless asked. Every failure is a one-line `ValidationError`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from actionbench.bundle import PREDICTIONS_FILE, RESULTS_FILE, BundleError
+from actionbench.ids import canonical_json
+from actionbench.leaderboard.submission import Entry, SubmissionError
+from actionbench.metrics import MetricsError, decide, summarize
+from actionbench.probes.schema import Manifest, ProbeSet, ProbeSetError
+
+FLOAT_TOLERANCE = 1e-6  # recomputed floats may differ only by rounding
+
+
+class ValidationError(SubmissionError):
+    """A leaderboard entry whose claims do not hold."""
+
+
+@dataclass
+class ProbeSetIndex:
+    """Probe-set folders by probeset_id, from explicit folders and/or a root searched recursively."""
+
+    folders: dict[str, Path]
+
+    @classmethod
+    def from_paths(cls, probes: Iterable[str | Path] = (), probes_root: str | Path | None = None) -> ProbeSetIndex:
+        folders: dict[str, Path] = {}
+        candidates = [Path(p) for p in probes]
+        for p in candidates:
+            if not (p / "manifest.json").is_file():
+                raise ValidationError(f"{p}: not a probe-set folder (no manifest.json)")
+        if probes_root is not None:
+            root = Path(probes_root)
+            if not root.is_dir():
+                raise ValidationError(f"{root}: --probes-root is not a folder")
+            candidates += sorted(m.parent for m in root.rglob("manifest.json"))
+        for folder in candidates:
+            manifest = _read_manifest(folder)
+            folders.setdefault(manifest.probeset_id, folder)
+        return cls(folders)
+
+    def load(self, probeset_id: str) -> ProbeSet | None:
+        folder = self.folders.get(probeset_id)
+        return None if folder is None else ProbeSet.load(folder)
+
+
+def _read_manifest(folder: Path) -> Manifest:
+    import json
+
+    path = folder / "manifest.json"
+    try:
+        return Manifest(**json.loads(path.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, TypeError) as e:
+        raise ValidationError(f"{path}: malformed manifest ({e})") from None
+
+
+# ----------------------------------------------------------------------------------------------- checks
+
+
+def _first_difference(claimed: Any, recomputed: Any, path: str) -> str | None:
+    """The first place two JSON values differ (floats within tolerance), as 'path: claimed X, recomputed Y'."""
+    if isinstance(claimed, dict) and isinstance(recomputed, dict):
+        for key in sorted(set(claimed) | set(recomputed)):
+            if key not in recomputed:
+                return f"{path}.{key}: present in {RESULTS_FILE} but not in the predictions"
+            if key not in claimed:
+                return f"{path}.{key}: missing from {RESULTS_FILE} (the predictions have it)"
+            diff = _first_difference(claimed[key], recomputed[key], f"{path}.{key}")
+            if diff:
+                return diff
+        return None
+    if isinstance(claimed, list) and isinstance(recomputed, list) and len(claimed) == len(recomputed):
+        for i, (a, b) in enumerate(zip(claimed, recomputed)):
+            diff = _first_difference(a, b, f"{path}[{i}]")
+            if diff:
+                return diff
+        return None
+    numeric = (int, float)
+    if (isinstance(claimed, numeric) and isinstance(recomputed, numeric)
+            and not isinstance(claimed, bool) and not isinstance(recomputed, bool)):
+        if math.isclose(claimed, recomputed, rel_tol=FLOAT_TOLERANCE, abs_tol=FLOAT_TOLERANCE):
+            return None
+    elif claimed == recomputed:
+        return None
+    return f"{path}: {RESULTS_FILE} says {canonical_json(claimed)}, the predictions give {canonical_json(recomputed)}"
+
+
+def check_complete(entry: Entry) -> None:
+    """A leaderboard row covers the whole probe sets: partial runs and subsets are refused."""
+    r = entry.results
+    if r["subset"] is not None:
+        raise ValidationError(
+            f"{entry.folder}: a subset run ({r['subset'].get('rule', 'limit')} {r['subset'].get('limit')}) "
+            "is not accepted on the leaderboard; evaluate the whole probe sets"
+        )
+    if r["partial"] or r["missing"]:
+        raise ValidationError(
+            f"{entry.folder}: partial run ({len(r['missing'])} probes missing); fix the videos and re-run"
+        )
+    for dataset, tasks in r["results"].items():
+        for task, cell in tasks.items():
+            if cell["missing"]:
+                raise ValidationError(f"{entry.folder}: partial run ({dataset} {task}: {cell['missing']} missing)")
+
+
+def check_probe_ids(entry: Entry, index: ProbeSetIndex) -> None:
+    """Predicted ids are exactly the probe sets' ids, with their task, dataset, clip, cluster and group."""
+    expected: dict[str, dict[str, Any]] = {}
+    counts: dict[tuple[str, str], int] = Counter()
+    for ps_ref in entry.results["probesets"]:
+        pid = ps_ref["probeset_id"]
+        ps = index.load(pid)
+        if ps is None:
+            raise ValidationError(
+                f"{entry.folder}: probe set {pid} ({ps_ref['dataset']} {ps_ref['split']}) not found; "
+                "pass --probes DIR or --probes-root DIR"
+            )
+        if ps.manifest.dataset != ps_ref["dataset"] or ps.manifest.split != ps_ref["split"]:
+            raise ValidationError(f"{entry.folder}: probe set {pid} is {ps.manifest.dataset} {ps.manifest.split}, "
+                                  f"{RESULTS_FILE} says {ps_ref['dataset']} {ps_ref['split']}")
+        n_manifest = sum(ps.manifest.counts.get(t, 0) for t in ("action_antonym", "video_reversal",
+                                                                 "object_replacement"))
+        if ps_ref["n_probes"] != n_manifest:
+            raise ValidationError(f"{entry.folder}: probe set {pid}: n_probes is {ps_ref['n_probes']}, "
+                                  f"its manifest counts {n_manifest}")
+        clips = ps.clip_index()
+        for p in ps.probes:
+            clip = clips[p.clip_id]
+            expected[p.probe_id] = {"task": p.task, "dataset": clip.dataset, "clip_id": p.clip_id,
+                                    "source_video": clip.source_video, "group": clip.action}
+        for task in ("action_antonym", "video_reversal", "object_replacement"):
+            counts[(ps.manifest.dataset, task)] += ps.manifest.counts.get(task, 0)
+
+    path = entry.folder / PREDICTIONS_FILE
+    seen: set[str] = set()
+    for row in entry.predictions:
+        pid = row["probe_id"]
+        if pid in seen:
+            raise ValidationError(f"{path}: duplicate probe_id {pid}")
+        seen.add(pid)
+        want = expected.get(pid)
+        if want is None:
+            raise ValidationError(f"{path}: probe {pid} is not in the probe sets of this run")
+        for key, value in want.items():
+            if row.get(key) != value:
+                raise ValidationError(f"{path}: probe {pid}: {key} is {row.get(key)!r}, the probe set says {value!r}")
+    absent = sorted(set(expected) - seen)
+    if absent:
+        raise ValidationError(f"{path}: {len(absent)} probes of the probe sets have no prediction (first: {absent[0]})")
+
+    for dataset, tasks in entry.results["results"].items():
+        for task, cell in tasks.items():
+            if cell["n"] != counts.get((dataset, task), 0):
+                raise ValidationError(f"{entry.folder / RESULTS_FILE}: results.{dataset}.{task}.n is {cell['n']}, "
+                                      f"the manifests count {counts.get((dataset, task), 0)}")
+    for (dataset, task), n in sorted(counts.items()):
+        if n and task not in entry.results["results"].get(dataset, {}):
+            raise ValidationError(f"{entry.folder / RESULTS_FILE}: results.{dataset}.{task} missing "
+                                  f"({n} probes in the manifests)")
+
+
+def check_decisions(entry: Entry) -> None:
+    """Each decision and tie flag follows from the two scores under the bundle's tie policy."""
+    policy = entry.results["ties"]
+    scale = entry.results["model"].get("logit_scale")
+    path = entry.folder / PREDICTIONS_FILE
+    for row in entry.predictions:
+        try:
+            credit, tie = decide(row["s_true"], row["s_foil"], row["task"], policy, row["probe_id"], scale)
+        except MetricsError as e:
+            raise ValidationError(f"{path}: probe {row['probe_id']}: {e}") from None
+        if float(row["decision"]) != credit or bool(row["tie"]) != tie:
+            raise ValidationError(
+                f"{path}: probe {row['probe_id']}: decision {row['decision']} (tie {str(row['tie']).lower()}) does "
+                f"not follow from s_true={row['s_true']}, s_foil={row['s_foil']} under tie policy {policy!r} "
+                f"(expected {credit}, tie {str(tie).lower()})"
+            )
+
+
+def check_metrics(entry: Entry) -> None:
+    """`results`, `consistent` and `breakdowns` are exactly what the predictions give."""
+    r = entry.results
+    try:
+        recomputed = summarize(
+            entry.predictions, policy=r["ties"], bootstrap_seed=r["bootstrap"]["seed"],
+            bootstrap_size=r["bootstrap"]["size"], temporally_blind=r["temporally_blind"],
+        )
+    except MetricsError as e:
+        raise ValidationError(f"{entry.folder / PREDICTIONS_FILE}: {e}") from None
+    for section in ("results", "consistent", "breakdowns"):
+        diff = _first_difference(r[section], recomputed[section], section)
+        if diff:
+            raise ValidationError(f"{entry.folder / RESULTS_FILE}: {diff}")
+
+
+def validate_entry(entry: Entry, index: ProbeSetIndex | None = None) -> None:
+    """Raise ValidationError with a one-line reason unless the entry can go on the leaderboard.
+
+    Reported entries are checked by their schema when loaded. Measured entries need `index` to check
+    their probe ids against the probe sets; without it that check is skipped (render uses this).
+    """
+    if not entry.measured:
+        return
+    check_complete(entry)
+    if index is not None:
+        check_probe_ids(entry, index)
+    check_decisions(entry)
+    check_metrics(entry)
+
+
+def protocol_signature(entry: Entry) -> dict[str, str]:
+    """What must agree between measured rows of one table: sampling spec, tie policy, probe sets."""
+    r = entry.results
+    return {
+        "sampling spec": canonical_json(r["frame_spec"]),
+        "tie policy": r["ties"],
+        "probe sets": canonical_json(sorted(p["probeset_id"] for p in r["probesets"])),
+    }
+
+
+def check_mixing(entries: list[Entry], allow_mixed: bool = False) -> list[str]:
+    """Refuse measured rows that differ in sampling spec, tie policy or probe sets (unless allowed).
+
+    Returns the differences as notes (empty when none) so a table can state them when mixing is allowed.
+    """
+    values: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for e in entries:
+        if e.measured:
+            for key, value in protocol_signature(e).items():
+                values[key][value].append(e.name)
+    notes = []
+    for key, by_value in values.items():
+        if len(by_value) > 1:
+            groups = sorted(by_value.values())
+            notes.append(f"mixed {key}: {groups[0][0]} and {groups[1][0]} differ")
+    if notes and not allow_mixed:
+        raise ValidationError(f"{notes[0]}; one table needs one protocol (use --allow-mixed to override)")
+    return notes
+
+
+def validate_entries(entries: list[Entry], index: ProbeSetIndex | None) -> dict[str, str | None]:
+    """Validate each entry; returns {name: None if valid else the one-line reason}."""
+    outcome: dict[str, str | None] = {}
+    for e in entries:
+        try:
+            validate_entry(e, index)
+            outcome[e.name] = None
+        except (BundleError, ProbeSetError) as err:
+            outcome[e.name] = str(err)
+    return outcome
