@@ -93,7 +93,7 @@ def _cluster_sums(credits: Sequence[float], clusters: Sequence[str]) -> tuple[np
     """Per-cluster credit sums and probe counts, clusters in sorted order (independent of row order)."""
     sums: dict[str, float] = defaultdict(float)
     counts: dict[str, int] = defaultdict(int)
-    for c, key in zip(credits, clusters):
+    for c, key in zip(credits, clusters, strict=True):
         sums[key] += c
         counts[key] += 1
     keys = sorted(sums)

@@ -1,5 +1,119 @@
-"""CLI commands: evaluation."""
+"""CLI commands: `eval` (score a model, write a result bundle) and `models` (what can be evaluated)."""
 
 from __future__ import annotations
 
-from actionbench.cli import app, console, fail  # noqa: F401
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from actionbench.cli import app, console, err_console, fail
+
+TASK_COLUMNS = (("action_antonym", "AA"), ("video_reversal", "VR"), ("object_replacement", "OR"))
+
+
+def results_table(results: dict[str, Any]) -> Table:
+    """One row per dataset: accuracy and 95% interval per task, the consistent score, ties and missing."""
+    model = results["model"]["name"]
+    title = f"{model} · ties={results['ties']}"
+    if results.get("subset"):
+        title += f" · subset of {results['subset']['limit']} probes"
+    if results.get("partial"):
+        title += " · PARTIAL"
+    table = Table(title=title, title_justify="left")
+    table.add_column("dataset")
+    for _, short in TASK_COLUMNS:
+        table.add_column(short, justify="right")
+    table.add_column("consistent", justify="right")
+    table.add_column("n", justify="right")
+    table.add_column("ties", justify="right")
+    table.add_column("missing", justify="right")
+    for dataset, cells in sorted(results["results"].items()):
+        row = [dataset]
+        for task, _ in TASK_COLUMNS:
+            cell = cells.get(task)
+            if cell is None or cell["n"] == 0:
+                row.append("-")
+            elif task == "video_reversal" and cell.get("temporally_blind"):
+                row.append("[dim]temporally blind[/]")
+            else:
+                lo, hi = cell["ci95"]
+                row.append(f"{cell['accuracy']:.1f} [dim]({lo:.1f}-{hi:.1f})[/]")
+        cons = results.get("consistent", {}).get(dataset)
+        row.append("-" if cons is None or results.get("temporally_blind") else f"{cons['accuracy']:.1f}")
+        n = sum(c["n"] for c in cells.values())
+        ties = sum(c["tie_rate"] * c["n"] for c in cells.values())
+        row.append(str(n))
+        row.append(f"{100 * ties / n:.1f}%" if n else "-")
+        row.append(str(sum(c.get("missing", 0) for c in cells.values())))
+        table.add_row(*row)
+    return table
+
+
+@app.command("eval")
+def eval_command(
+    model: str = typer.Option(..., "--model", help="registry name (see `actionbench models`) or path/to/file.py:factory"),
+    model_arg: list[str] = typer.Option([], "--model-arg", help="key=value for the model factory (repeatable)"),
+    checkpoint: Path | None = typer.Option(None, "--checkpoint", help="short for --model-arg checkpoint=PATH"),
+    probes: list[Path] = typer.Option(..., "--probes", help="a probe-set folder (repeatable)"),
+    videos: list[Path] = typer.Option(..., "--videos", help="videos root: one for all probe sets, or one each"),
+    out: Path = typer.Option(..., "--out", help="folder for the result bundle"),
+    device: str = typer.Option("auto", help="cpu, cuda, cuda:N or auto"),
+    batch_size: int = typer.Option(16, "--batch-size", help="videos per model call"),
+    workers: int = typer.Option(min(8, os.cpu_count() or 1), "--workers", help="decoding processes (0 = inline)"),
+    ties: str = typer.Option("half", "--ties", help="tie policy: half, strict (AA/OR only) or paper"),
+    limit: int | None = typer.Option(None, "--limit", help="score a fixed subset of N probes (by probe-id hash)"),
+    allow_missing: bool = typer.Option(False, "--allow-missing", help="exit 0 even if some videos are missing"),
+    cache: Path | None = typer.Option(None, "--cache", help="embedding cache folder (default ~/.cache/actionbench)"),
+    no_cache: bool = typer.Option(False, "--no-cache", help="keep no embeddings on disk"),
+    amp: str = typer.Option("auto", "--amp", help="mixed precision on CUDA: auto, bf16, fp16 or off"),
+    bootstrap_seed: int = typer.Option(0, "--bootstrap-seed"),
+    bootstrap_size: int = typer.Option(1000, "--bootstrap-size"),
+) -> None:
+    """Score a model on ActionBench probe sets and write a result bundle (results.json + predictions.jsonl)."""
+    from actionbench.evaluate import command_line, evaluate
+    from actionbench.models.registry import parse_model_args
+
+    args = parse_model_args(model_arg, checkpoint)
+    results, _ = evaluate(
+        model, probes, videos, model_args=args, out=out, device=device, batch_size=batch_size, workers=workers,
+        ties=ties, limit=limit, allow_missing=True, cache=False if no_cache else cache, amp=amp,
+        bootstrap_seed=bootstrap_seed, bootstrap_size=bootstrap_size, progress=True, command=command_line(),
+    )
+    if int(os.environ.get("RANK", "0")) != 0:
+        return  # under torchrun only rank 0 reports
+    console.print(results_table(results))
+    console.print(f"bundle: {out}")
+    if results["missing"]:
+        n = sum(len(m["probe_ids"]) for m in results["missing"])
+        for m in results["missing"][:5]:
+            err_console.print(f"[yellow]missing:[/] clip {m['clip_id']}: {m['error']}", highlight=False)
+        if len(results["missing"]) > 5:
+            err_console.print(f"[yellow]missing:[/] ... and {len(results['missing']) - 5} more clips (see results.json)")
+        if not allow_missing:
+            fail(f"{n} probes of {len(results['missing'])} clips could not be scored; the bundle is marked partial "
+                 "(pass --allow-missing to accept)", code=1)
+
+
+@app.command("models")
+def models_command() -> None:
+    """List the models that can be evaluated: built-ins, controls and installed plugins."""
+    from actionbench.models.registry import load_registry
+
+    registry = load_registry()
+    table = Table(title="models", title_justify="left")
+    table.add_column("name")
+    table.add_column("description")
+    table.add_column("weights needed")
+    table.add_column("source")
+    for name, spec in sorted(registry.specs.items(), key=lambda kv: (kv[1].source != "built-in", kv[0])):
+        table.add_row(f"{name}:<...>" if spec.prefix else name, spec.description, spec.weights, spec.source)
+    console.print(table)
+    console.print("any model also runs as [bold]path/to/file.py:factory[/]; controls wrap any name, "
+                  "e.g. blind:clip:ViT-B-32")
+    for name, error in sorted(registry.broken.items()):
+        err_console.print(f"[yellow]warning:[/] plugin {name!r} failed to load: {error}", highlight=False)
+    for note in registry.shadowed:
+        err_console.print(f"[yellow]warning:[/] {note}", highlight=False)

@@ -36,8 +36,8 @@ def validate_cmd(
                                      "specs, tie policies or probe sets in one table"),
 ) -> None:
     """Check every entry: schema; for measured ones, recompute every metric from predictions.jsonl."""
-    from actionbench.leaderboard import ProbeSetIndex, check_mixing, load_entry, validate_entries
     from actionbench.bundle import BundleError
+    from actionbench.leaderboard import ProbeSetIndex, check_mixing, load_entry, validate_entries
     from actionbench.leaderboard.submission import find_entry_folders
 
     index = ProbeSetIndex.from_paths(probes, probes_root)

@@ -88,14 +88,26 @@ def _ssv2(path: Path) -> tuple[list[Clip], list[dict[str, Any]]]:
 
 
 def _ego4d(path: Path) -> tuple[list[Clip], list[dict[str, Any]]]:
+    """Clips as the EgoClip reader makes them, paired with their released records (a repeated record is
+    imported once; a record the reader cannot use is an error, since the release is taken exactly)."""
     from actionbench.datasets.ego4d import read_egoclip
 
     result = read_egoclip(path, split="all")
-    records = []
+    by_window = {(c.video, c.raw_text, c.start, c.end): c for c in result.clips}
+    clips, records, seen = [], [], set()
     with path.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                records.append(json.loads(line))
-    if len(records) != len(result.clips):
-        raise AnnotationError(f"{path}: {len(records) - len(result.clips)} records not importable {dict(result.skipped)}")
-    return result.clips, records
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            rec = json.loads(line)
+            key = (f"{rec['clip_uid']}.mp4", rec["clip_text"], float(rec["clip_relative_start"]),
+                   float(rec["clip_relative_end"]))
+            clip = by_window.get(key)
+            if clip is None:
+                raise AnnotationError(f"{path}:{lineno}: record not importable ({dict(result.skipped)})")
+            if clip.clip_id in seen:
+                continue
+            seen.add(clip.clip_id)
+            clips.append(clip)
+            records.append(rec)
+    return clips, records

@@ -62,7 +62,7 @@ def compare_cells(
     return [
         Comparison(a=an, b=bn, dataset=ds, task=t, n=s["n"], n_clusters=s["n_clusters"], accuracy_a=acc_a,
                    accuracy_b=acc_b, diff=s["diff"], ci95=(s["ci95"][0], s["ci95"][1]), p=s["p"], p_holm=ph)
-        for (an, bn, ds, t, s, acc_a, acc_b), ph in zip(raw, adjusted)
+        for (an, bn, ds, t, s, acc_a, acc_b), ph in zip(raw, adjusted, strict=True)
     ]
 
 

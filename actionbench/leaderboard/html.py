@@ -58,7 +58,7 @@ def _main_table(board: Leaderboard, plain: bool) -> list[str]:
 
 
 def _simple_table(table_id: str, header: list[str], rows: list[list[str]]) -> list[str]:
-    out = [f'<table id="{table_id}"><thead><tr>' + "".join(f"<th>{escape(h)}</th>" for h in header)
+    out = [f'<table id="{table_id}"><thead><tr>' + "".join(f'<th class="text">{escape(h)}</th>' for h in header)
            + "</tr></thead><tbody>"]
     out += ["<tr>" + "".join(f'<td class="text">{escape(c)}</td>' for c in r) + "</tr>" for r in rows]
     out.append("</tbody></table>")
@@ -70,15 +70,17 @@ def bar_chart(board: Leaderboard) -> str:
     columns: list[Column] = board.columns
     rows = board.rows
     bar_w, gap, top, left, height = 12, 18, 30, 44, 220
+    label_room = 210  # rotated model names hang below and to the right of the last group
     group_w = max(1, len(columns)) * bar_w + gap
-    width = left + len(rows) * group_w + 20
-    total_h = top + height + 150
+    plot_right = left + len(rows) * group_w + 60
+    width = plot_right + label_room
+    total_h = top + height + label_room
     y = lambda v: top + height - height * v / 100.0  # noqa: E731  (value in % -> pixel row)
     parts = [f'<svg id="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{total_h}" '
              f'viewBox="0 0 {width} {total_h}" role="img" aria-label="AA and VR accuracy per model">']
     parts.append(f'<rect x="0" y="0" width="{width}" height="{total_h}" fill="#ffffff"/>')
     for tick in range(0, 101, 25):
-        parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#e5e5e5"/>')
+        parts.append(f'<line x1="{left}" x2="{plot_right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#e5e5e5"/>')
         parts.append(f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick}</text>')
     for gi, r in enumerate(rows):
         x0 = left + gi * group_w + gap / 2
@@ -98,9 +100,9 @@ def bar_chart(board: Leaderboard) -> str:
         lx = x0 + len(columns) * bar_w / 2
         parts.append(f'<text x="{lx:.1f}" y="{y(0) + 10:.1f}" transform="rotate(45 {lx:.1f} {y(0) + 10:.1f})">'
                      f"{label}</text>")
-    parts.append(f'<line class="chance" x1="{left}" x2="{width - 10}" y1="{y(CHANCE):.1f}" y2="{y(CHANCE):.1f}" '
+    parts.append(f'<line class="chance" x1="{left}" x2="{plot_right}" y1="{y(CHANCE):.1f}" y2="{y(CHANCE):.1f}" '
                  'stroke="#b00020" stroke-width="1.5" stroke-dasharray="6 4"/>')
-    parts.append(f'<text x="{width - 12}" y="{y(CHANCE) - 4:.1f}" text-anchor="end" fill="#b00020">chance</text>')
+    parts.append(f'<text x="{plot_right + 4}" y="{y(CHANCE) + 4:.1f}" fill="#b00020">chance (50%)</text>')
     for ci, c in enumerate(columns):  # legend
         lx = left + ci * 90
         parts.append(f'<rect x="{lx}" y="8" width="10" height="10" fill="{PALETTE[ci % len(PALETTE)]}"/>')

@@ -84,7 +84,7 @@ def _first_difference(claimed: Any, recomputed: Any, path: str) -> str | None:
                 return diff
         return None
     if isinstance(claimed, list) and isinstance(recomputed, list) and len(claimed) == len(recomputed):
-        for i, (a, b) in enumerate(zip(claimed, recomputed)):
+        for i, (a, b) in enumerate(zip(claimed, recomputed, strict=True)):
             diff = _first_difference(a, b, f"{path}[{i}]")
             if diff:
                 return diff

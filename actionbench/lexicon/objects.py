@@ -88,6 +88,7 @@ def slot_key(slot: str) -> str:
 
 
 @lru_cache(maxsize=65536)
+@lru_cache(maxsize=1 << 16)
 def singular(word: str) -> str:
     """The singular of one lower-case noun ("knives" -> "knife"); unknown or mass nouns stay as they are."""
     word = word.lower()
@@ -98,6 +99,7 @@ def singular(word: str) -> str:
 
 
 @lru_cache(maxsize=65536)
+@lru_cache(maxsize=1 << 16)
 def head_noun(phrase: str) -> str:
     """The last word of a noun phrase, singular and lower case ("plastic jar's cap" -> "cap")."""
     words = re.findall(r"[a-z0-9]+(?:['’\-][a-z0-9]+)*", phrase.lower())
@@ -107,6 +109,7 @@ def head_noun(phrase: str) -> str:
     return singular(last)
 
 
+@lru_cache(maxsize=1 << 16)
 def is_plural(phrase: str) -> bool:
     """Whether a noun phrase is plural by its last word ("toy blocks", "plates", "scissors")."""
     words = phrase.lower().split()
@@ -145,6 +148,9 @@ class ObjectVocabulary:
 
     def type_of(self, phrase: str) -> str | None:
         """The vocabulary type of a noun phrase (whole phrase first, then its head noun), or None."""
+        entry = self._by_noun.get(phrase)  # the common case: a candidate noun, exactly as stored
+        if entry is not None:
+            return entry.type
         low = " ".join(phrase.lower().split())
         entry = (
             self._by_noun.get(low) or self._by_noun.get(singular(low)) or self._by_head.get(head_noun(low))
@@ -180,7 +186,9 @@ class ObjectVocabulary:
         return list(self._pools[key])
 
     def datasets(self) -> set[str]:
-        return {d for e in self.entries for d in e.datasets} | set(_BOTH)
+        if "_datasets" not in self.__dict__:  # asked once per candidate look-up: compute once
+            self.__dict__["_datasets"] = {d for e in self.entries for d in e.datasets} | set(_BOTH)
+        return self.__dict__["_datasets"]
 
     def counts_by_type(self) -> dict[str, int]:
         counts = Counter(e.type for e in self.entries)

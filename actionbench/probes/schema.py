@@ -65,9 +65,18 @@ class Clip:
     source: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["objects"] = [asdict(o) for o in self.objects]
-        return d
+        # by hand: dataclasses.asdict deep-copies, and probe sets hold hundreds of thousands of records
+        return {
+            "clip_id": self.clip_id, "dataset": self.dataset, "split": self.split, "video": self.video,
+            "start": self.start, "end": self.end, "source_video": self.source_video, "text": self.text,
+            "raw_text": self.raw_text,
+            "objects": [
+                {"slot": o.slot, "text": o.text, "start": o.start, "end": o.end, "determiner": o.determiner,
+                 "ref": o.ref}
+                for o in self.objects
+            ],
+            "action": self.action, "source": self.source,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Clip:
@@ -88,7 +97,10 @@ class Probe:
     edit: dict[str, Any] | None  # which words became which, and the lexicon entry
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "probe_id": self.probe_id, "task": self.task, "clip_id": self.clip_id, "text": self.text,
+            "foil_text": self.foil_text, "edit": self.edit,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Probe:

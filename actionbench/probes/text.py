@@ -46,9 +46,8 @@ class EditError(ValueError):
 def _check_boundaries(text: str, start: int, end: int) -> None:
     if not (0 <= start < end <= len(text)):
         raise EditError(f"span {start}:{end} outside text {text!r}")
-    bounds_start = {t.start for t in tokenize(text)}
-    bounds_end = {t.end for t in tokenize(text)}
-    if start not in bounds_start or end not in bounds_end:
+    tokens = tokenize(text)
+    if not any(t.start == start for t in tokens) or not any(t.end == end for t in tokens):
         raise EditError(f"span {start}:{end} ({text[start:end]!r}) is not on token boundaries in {text!r}")
 
 
