@@ -344,7 +344,6 @@ class _Job:
     frames: torch.Tensor
     decoder: str
     keys: tuple[str, ...]  # forward and/or reversed view keys, in that order
-    reversed_only: bool = False
 
     @property
     def n_views(self) -> int:
@@ -368,6 +367,11 @@ class Encoder:
         self.pending: list[_Job] = []
 
     def add(self, job: _Job) -> None:
+        if len(job.keys) > 1 and not self.pair:
+            # Views of one clip may fall into different batches: every model batch is full.
+            for key in job.keys:
+                self.add(_Job(job.unit, job.frames, job.decoder, (key,)))
+            return
         if self.pending and sum(j.n_views for j in self.pending) + job.n_views > self.batch_size:
             self.flush()
         self.pending.append(job)

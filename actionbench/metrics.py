@@ -266,7 +266,8 @@ def paired_bootstrap(
     two-sided p-value from a bootstrap over shared source-video clusters.
 
     Pass rows of one dataset and task. The p-value is 2 x the smaller share of replicates on either side
-    of zero, with the +1 correction so it is never exactly 0.
+    of zero, with the +1 correction so it is never exactly 0; replicates at exactly zero count on both
+    sides (conservative for the small, discrete samples a probe set gives).
     """
     b_by_id = {r["probe_id"]: r for r in pred_b}
     shared = sorted(pid for pid in {r["probe_id"] for r in pred_a} if pid in b_by_id)

@@ -437,3 +437,24 @@ def test_the_terminal_table_of_bare_bundles_groups_controls_with_their_model(tmp
     console.print(table)
     text = console.export_text()
     assert "blind control" in text and "measured" in text and "AA SSv2" in text
+
+
+# ------------------------------------------------------------------------------ the runner's own bundles
+
+
+@pytest.mark.slow
+def test_a_bundle_written_by_the_runner_validates_and_a_limit_run_does_not(tmp_path):
+    """The contract between `actionbench.evaluate` and the leaderboard: its bundles recompute exactly."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import _evalkit
+
+    from actionbench.evaluate import evaluate
+
+    probes_dir, videos = _evalkit.make_suite(tmp_path / "suite", n_clips=6)
+    evaluate("chance", [probes_dir], [videos], out=tmp_path / "full", cache=False, bootstrap_size=100)
+    evaluate("chance", [probes_dir], [videos], out=tmp_path / "subset", cache=False, bootstrap_size=100, limit=5)
+    index = ProbeSetIndex.from_paths([probes_dir])
+    validate_entry(load_entry(tmp_path / "full"), index)
+    assert "subset run" in _reason(tmp_path / "subset", index)

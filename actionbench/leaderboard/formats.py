@@ -59,6 +59,14 @@ def _fmt_interval(ci: tuple[float, float] | None) -> str:
     return "-" if ci is None else f"[{ci[0]:.1f}, {ci[1]:.1f}]"
 
 
+def interval_rows(board: Leaderboard) -> tuple[list[Column], list[tuple[Row, list[str]]]]:
+    """The 95% intervals of every row that has any (measured rows), as text per column."""
+    columns = board.columns + board.or_columns
+    rows = [(r, ["blind" if r.cells[c].temporally_blind else _fmt_interval(r.cells[c].ci95) for c in columns])
+            for r in board.rows if any(r.cells[c].ci95 for c in columns)]
+    return columns, rows
+
+
 def to_markdown(board: Leaderboard, *, plain: bool = False) -> str:
     """The leaderboard as Markdown: Table 1, Object Replacement, intervals, comparisons, entries, legend."""
     out = ["# ActionBench leaderboard", "", f"### {MAIN_TITLE}", ""]
@@ -76,13 +84,11 @@ def to_markdown(board: Leaderboard, *, plain: bool = False) -> str:
     else:
         out.append("No entry reports Object Replacement.")
 
-    columns = board.columns + board.or_columns
-    ci_rows = [r for r in board.rows if any(r.cells[c].ci95 for c in columns)]
+    columns, ci_rows = interval_rows(board)
     if ci_rows:
         out += ["", "### 95% intervals", ""]
         out += _md_table(["Backbone", "Method [patcher loss]", *[c.label for c in columns]],
-                         [[r.backbone, method_text(r), *[_fmt_interval(r.cells[c].ci95) for c in columns]]
-                          for r in ci_rows])
+                         [[r.backbone, method_text(r), *texts] for r, texts in ci_rows])
 
     if board.comparisons:
         out += ["", "### Differences from the backbone row (paired bootstrap, Holm-corrected)", ""]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from actionbench.leaderboard.formats import MAIN_TITLE, OR_TITLE, SIG_MARK, legend, method_text
+from actionbench.leaderboard.formats import MAIN_TITLE, OR_TITLE, SIG_MARK, interval_rows, legend, method_text
 from actionbench.leaderboard.table import CHANCE, Cell, Column, Leaderboard, entry_details
 
 # One colour per column of the main table (AA/VR x dataset), colour-blind friendly (Okabe-Ito).
@@ -126,6 +126,11 @@ def to_html(board: Leaderboard, *, plain: bool = False, title: str = "ActionBenc
                               for r in or_rows])
     else:
         out.append("<p>No entry reports Object Replacement.</p>")
+    columns, ci_rows = interval_rows(board)
+    if ci_rows:
+        out.append("<h2>95% intervals</h2>")
+        out += _simple_table("intervals", ["Backbone", "Method [patcher loss]", *[c.label for c in columns]],
+                             [[r.backbone, method_text(r), *texts] for r, texts in ci_rows])
     if board.comparisons:
         by_name = {r.entry.name: r for r in board.rows}
         out.append("<h2>Differences from the backbone row (paired bootstrap, Holm-corrected)</h2>")
@@ -135,9 +140,17 @@ def to_html(board: Leaderboard, *, plain: bool = False, title: str = "ActionBenc
                               for c in board.comparisons])
     out.append("<h2>Entries</h2>")
     details = [entry_details(r.entry) for r in board.rows]
-    out += _simple_table("entries", ["Entry", "Source", "Model", "Reference", "Run by", "Date", "Ties"],
-                         [[d["entry"], d["source"], d["model"], d["reference"], d["ran_by"], d["date"], d["ties"]]
-                          for d in details])
+    out.append('<table id="entries"><thead><tr>' + "".join(
+        f'<th class="text">{h}</th>' for h in ("Entry", "Source", "Model", "Reference", "Run by", "Date", "Ties"))
+        + "</tr></thead><tbody>")
+    for d in details:
+        ref = escape(d["reference"])
+        if d["url"]:
+            ref = f'<a href="{escape(d["url"], quote=True)}">{ref}</a>'
+        cells = [escape(d["entry"]), escape(d["source"]), escape(d["model"]), ref, escape(d["ran_by"]),
+                 escape(d["date"]), escape(d["ties"])]
+        out.append("<tr>" + "".join(f'<td class="text">{c}</td>' for c in cells) + "</tr>")
+    out.append("</tbody></table>")
     out.append('<ul class="legend">' + "".join(f"<li>{escape(line)}</li>" for line in legend(board)) + "</ul>")
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"

@@ -208,7 +208,10 @@ def build_leaderboard(
             if r is g.baseline or not r.entry.measured or not r.entry.predictions:
                 continue
             for c in columns + or_columns:
-                if r.cells[c].value is not None and g.baseline.cells[c].value is not None:
+                mine, base = r.cells[c], g.baseline.cells[c]
+                # A temporally blind VR is 50% by construction: there is nothing to test.
+                if mine.value is not None and base.value is not None and not (mine.temporally_blind
+                                                                              or base.temporally_blind):
                     pairs.append((r.entry, g.baseline.entry, c.dataset, c.task))
                     targets[(r.entry.name, c.dataset, c.task)] = r.cells[c]
     comparisons = compare_cells(pairs, seed=seed, size=bootstrap_size) if pairs else []

@@ -21,7 +21,8 @@ def _cell(cell: Cell) -> str:
 
 def to_rich(board: Leaderboard, title: str = "ActionBench leaderboard (accuracy %, chance = 50)") -> Table:
     """Table 1 layout with a Source column and Object Replacement columns at the right."""
-    table = Table(title=title, caption="\n".join(legend(board)[:3]), caption_justify="left")
+    notes = [line for line in legend(board) if "(measured)" not in line]  # the Source column says it here
+    table = Table(title=title, caption="\n".join(notes), caption_justify="left")
     for name in ("Backbone", "Method [patcher loss]", "Trainable params", "Source"):
         table.add_column(name)
     for c in board.columns:

@@ -6,6 +6,7 @@ other model (so a missing video removes the same probes from every row) but neve
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from actionbench.ids import seeded_rng
@@ -24,8 +25,8 @@ class ChanceModel(CrossEncoder):
 
     def score_probes(self, probes: list) -> torch.Tensor:
         """`[P, 2]`: (s_true, s_foil) per probe, from its id alone."""
-        rows = [seeded_rng("chance", self.seed, p.probe_id).random(2) for p in probes]
-        return torch.tensor(rows, dtype=torch.float32).reshape(len(rows), 2)
+        rows = np.array([seeded_rng("chance", self.seed, p.probe_id).random(2) for p in probes]).reshape(-1, 2)
+        return torch.from_numpy(rows).float()
 
     def score(self, frames: torch.Tensor, texts: list[str]) -> torch.Tensor:
         # Not used by the harness (it calls score_probes); a constant keeps the protocol complete.

@@ -233,6 +233,6 @@ def load_official(module: nn.Module, path: str | Path, layout: OfficialLayout) -
 
 def to_official(module: nn.Module, layout: OfficialLayout, extra: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     """Our state dict written under the official file keys (plus `extra` file keys): for fixtures and parity."""
-    out = {layout.file_key(k): v.detach().clone() for k, v in module.state_dict().items()}
+    out = {layout.file_key(k): v.detach() for k, v in module.state_dict().items()}  # no copy: full-size models are big
     out.update(extra or {})
     return out

@@ -76,11 +76,7 @@ class FrameEncoder(nn.Module):
     def __init__(self, cfg: MiniConfig):
         super().__init__()
         w = cfg.width
-        self.conv = nn.Sequential(
-            nn.Conv2d(3, 32, 3, stride=2, padding=1), nn.GELU(),
-            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.GELU(),
-            nn.Conv2d(64, w, 3, stride=2, padding=1),
-        )  # fmt: skip
+        self.conv = nn.Sequential(nn.Conv2d(3, 32, 4, stride=4), nn.GELU(), nn.Conv2d(32, w, 2, stride=2))  # /8
         grid = cfg.image_size // 8
         self.position = nn.Parameter(torch.randn(grid * grid, w) * 0.02)
         self.mlp = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, 2 * w), nn.GELU(), nn.Linear(2 * w, w))
@@ -99,7 +95,7 @@ class TextEncoder(nn.Module):
         super().__init__()
         w = cfg.width
         self.embed = nn.Embedding(len(cfg.vocab), w, padding_idx=0)
-        self.position = nn.Parameter(torch.randn(cfg.max_words, w) * 0.02)
+        self.position = nn.Parameter(torch.randn(cfg.max_words, w))  # as large as the words: order must matter
         layer = nn.TransformerEncoderLayer(w, cfg.text_heads, 2 * w, dropout=0.0, batch_first=True, norm_first=True)
         self.layers = nn.TransformerEncoder(layer, cfg.text_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(w)
