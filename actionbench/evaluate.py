@@ -134,7 +134,7 @@ def plan_suite(
     items: list[Item] = []
     seen: dict[str, str] = {}
     units: dict[str, Unit] = {}
-    for ps, root in zip(probesets, roots):
+    for ps, root in zip(probesets, roots, strict=True):
         clips = ps.clip_index()
         for probe in ps.probes:
             if probe.probe_id in seen:
@@ -189,12 +189,10 @@ class _DecodeJob:
 class _DecodeDataset(torch.utils.data.Dataset):
     """Decoded, resized, normalised frames of each job; a failure is returned as a message, not raised."""
 
-    def __init__(self, jobs: list[_DecodeJob], spec: FrameSpec, preprocess: Any) -> None:
+    def __init__(self, jobs: list[_DecodeJob], spec: FrameSpec, preprocess: Any | None) -> None:
         self.jobs = jobs
         self.spec = spec
-        self.size = tuple(preprocess.size)
-        self.mean = tuple(preprocess.mean)
-        self.std = tuple(preprocess.std)
+        self.preprocess = preprocess  # None: decode only (a model scored by probe id needs no frames)
 
     def __len__(self) -> int:
         return len(self.jobs)
@@ -205,7 +203,10 @@ class _DecodeDataset(torch.utils.data.Dataset):
             frames, decoder = read_frames(job.path, self.spec, job.start, job.end)
             if frames.shape[0] != self.spec.num_frames:
                 raise ValueError(f"{job.path}: {frames.shape[0]} frames decoded, {self.spec.num_frames} expected")
-            x = to_model_input(frames, self.size, self.mean, self.std)
+            if self.preprocess is None:
+                return {"i": i, "frames": torch.empty(0), "decoder": decoder, "error": None}
+            pre = self.preprocess
+            x = to_model_input(frames, tuple(pre.size), tuple(pre.mean), tuple(pre.std))
             return {"i": i, "frames": x, "decoder": decoder, "error": None}
         except Exception as e:  # listed in the bundle with its probes; never silently dropped
             message = str(e).splitlines()[0] if str(e) else type(e).__name__
@@ -219,19 +220,21 @@ def _as_list(batch: list[Any]) -> list[Any]:
 
 
 def decode_stream(
-    jobs: list[_DecodeJob], spec: FrameSpec, preprocess: Any, *, workers: int, batch_size: int, pin: bool = False
+    jobs: list[_DecodeJob], spec: FrameSpec, preprocess: Any | None, *, workers: int, batch_size: int, pin: bool = False
 ) -> Iterator[dict[str, Any]]:
     """Decoded jobs in job order, `workers` processes decoding ahead of the model."""
     if not jobs:
         return
+    # Small hand-over batches: workers stay busy while at most a few clips per worker wait in memory (the
+    # Encoder re-batches views to the model's batch size).
     loader = torch.utils.data.DataLoader(
         _DecodeDataset(jobs, spec, preprocess),
-        batch_size=max(1, batch_size),
+        batch_size=max(1, min(batch_size, 4)),
         shuffle=False,
         num_workers=max(0, workers),
         collate_fn=_as_list,
         pin_memory=pin,
-        prefetch_factor=4 if workers > 0 else None,
+        prefetch_factor=2 if workers > 0 else None,
     )
     for batch in loader:
         yield from batch
@@ -437,7 +440,7 @@ class Encoder:
         notes: list[Any] = []
         # A cross-encoder's cost is per pair: each view is scored against its own texts only.
         for j in jobs:
-            for key, frames in zip(j.keys, self._views(j)):
+            for key, frames in zip(j.keys, self._views(j), strict=True):
                 texts = self.plan_texts[key]
                 out = self.model.score(frames[None].to(self.rt.device, non_blocking=True), texts)
                 out = _checked(out, 1, self.model, "score", where)
@@ -642,6 +645,159 @@ def _progress(enabled: bool):
                     console=Console(stderr=True), transient=False)
 
 
+@dataclass
+class Scoring:
+    """What the runner knows about the model it scores."""
+
+    model: Any
+    kind: str  # dual | cross
+    by_probe: bool  # scores from probe ids alone (chance): decode, but call no encoder
+    declared: bool  # declares order_invariant
+    blind: bool = False  # declared and verified: VR is "temporally blind", no reversed pass
+    view_texts: dict[str, list[str]] = field(default_factory=dict)  # view key -> texts it is scored against
+
+    def wanted(self, unit: Unit, store: EmbeddingCache) -> tuple[str, ...]:
+        """The views of a unit still to encode (every view for a model scored by probe id)."""
+        keys = [unit.forward_key] + ([unit.reversed_key] if unit.needs_reversed and not self.blind else [])
+        if self.by_probe:
+            return tuple(keys)
+        if self.kind == "dual":
+            return tuple(k for k in keys if k not in store)
+        return tuple(k for k in keys if any(pair_key(k, t) not in store for t in self.view_texts[k]))
+
+    def plan_texts(self, plan: Plan) -> None:
+        view_texts: dict[str, set[str]] = defaultdict(set)
+        for it in plan.items:
+            u, p = it.unit, it.probe
+            view_texts[u.forward_key].update([p.text] if p.task == VR else [p.text, p.foil_text])
+            if p.task == VR and not self.blind:
+                view_texts[u.reversed_key].add(p.text)
+        self.view_texts = {k: sorted(v) for k, v in view_texts.items()}
+
+
+def _namespace(scoring: Scoring, spec: FrameSpec, rt: Runtime) -> dict[str, Any]:
+    """Everything but the item that can change a cached output (the protocol's cache key)."""
+    return {
+        "model": _fingerprint(scoring.model),
+        "kind": scoring.kind,
+        "frame_spec": spec.to_dict(),
+        "decoder": decoder_name(),
+        "preprocess": scoring.model.preprocess.to_dict(),
+        "device_class": rt.device.type,
+        "amp": None if rt.amp_dtype is None else str(rt.amp_dtype).replace("torch.", ""),
+        "dtype": _weights_dtype(scoring.model),
+        "protocol_version": PROTOCOL_VERSION,
+    }
+
+
+@dataclass
+class Shard:
+    """What one process decoded and encoded."""
+
+    units: list[Unit]
+    errors: dict[str, str] = field(default_factory=dict)  # unit key -> why it could not be decoded
+    decoded: dict[str, str] = field(default_factory=dict)  # unit key -> decoder (decord, or PyAV where it could not)
+    failure: str | None = None
+
+
+def encode_shard(scoring: Scoring, plan: Plan, store: EmbeddingCache, rt: Runtime, spec: FrameSpec, *,
+                 batch_size: int, workers: int, progress: bool) -> Shard:
+    """Decode this process's units and encode (and commit) whatever the cache does not hold yet."""
+    model = scoring.model
+    shard = Shard([u for u in plan.units.values() if u.error is None and _shard_of(u.key, rt.world) == rt.rank])
+    todo = [(u, keys) for u in shard.units if (keys := scoring.wanted(u, store))]
+    encoder = Encoder(model, scoring.kind, store, rt, batch_size, scoring.view_texts)
+    try:
+        with _progress(progress and rt.is_main) as bar:
+            if scoring.kind == "dual" and not scoring.by_probe:
+                encode_texts(model, plan.texts, store, rt, 4 * batch_size, bar)
+            task = bar.add_task("videos", total=len(todo)) if bar else None
+            jobs = [_DecodeJob(str(u.path), u.start, u.end) for u, _ in todo]
+            preprocess = None if scoring.by_probe else model.preprocess
+            for got in decode_stream(jobs, spec, preprocess, workers=workers, batch_size=batch_size,
+                                     pin=rt.device.type == "cuda"):
+                unit, keys = todo[got["i"]]
+                if got["frames"] is None:
+                    shard.errors[unit.key] = got["error"]
+                else:
+                    shard.decoded[unit.key] = got["decoder"]
+                    if not scoring.by_probe:
+                        encoder.add(_Job(unit, got["frames"], got["decoder"], keys))
+                if bar:
+                    bar.advance(task)
+            encoder.flush()
+    except (ModelError, ValueError, RuntimeError) as e:
+        if rt.world == 1:
+            raise
+        shard.failure = f"rank {rt.rank}: {e}"  # raised on every rank after the gather, so none hangs
+    return shard
+
+
+def gather_shards(scoring: Scoring, plan: Plan, store: EmbeddingCache, rt: Runtime, shard: Shard
+                  ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """All outputs and every unit's decoder, from every process; marks the units that failed to decode."""
+    mine: set[str] = set()
+    for u in shard.units:
+        mine.update([u.forward_key, u.reversed_key])
+    if scoring.kind == "cross":
+        mine = {pair_key(v, t) for v in mine if v in scoring.view_texts for t in scoring.view_texts[v]}
+    mine.update(text_key(t) for t in plan.texts if _shard_of(text_key(t), rt.world) == rt.rank)
+    # Each process sends its whole shard (cached or new), so none relies on a cache folder shared with others.
+    send = rt.world > 1
+    payload = {
+        "failure": shard.failure,
+        "errors": shard.errors,
+        "decoded": shard.decoded,
+        "entries": {k: store.get(k) for k in mine if k in store} if send else {},
+        "extra": {k: store.extra(k) for k in mine if k in store} if send else {},
+    }
+    gathered = rt.gather(payload)
+    failures = [g["failure"] for g in gathered if g["failure"]]
+    if failures:
+        raise ModelError(failures[0])
+    entries = store.items()
+    extras = {k: store.extra(k) for k in entries if store.extra(k) is not None}
+    decoded: dict[str, str] = {}
+    for g in gathered:
+        entries.update(g["entries"])
+        extras.update(g["extra"])
+        decoded.update(g["decoded"])
+        for key, message in g["errors"].items():
+            plan.units[key].error = message
+    for u in plan.units.values():
+        if u.error is None and u.key not in decoded:  # encoded in an earlier run: its cache entry says how
+            first = u.forward_key if scoring.kind == "dual" else pair_key(u.forward_key,
+                                                                         scoring.view_texts[u.forward_key][0])
+            decoded[u.key] = extras.get(first) or "unknown"
+    return entries, decoded
+
+
+def predictions_for(plan: Plan, scores: dict[str, tuple[float, float]], ties: str,
+                    logit_scale: float | None) -> list[dict[str, Any]]:
+    """Prediction rows (float32 scores, decision, tie) for every probe that has scores, by probe id."""
+    from actionbench import metrics
+
+    rows = []
+    for it in plan.items:
+        if it.probe.probe_id not in scores:
+            continue
+        s_true, s_foil = (_f32(s) for s in scores[it.probe.probe_id])
+        credit, tie = metrics.decide(s_true, s_foil, it.probe.task, ties, it.probe.probe_id, logit_scale)
+        rows.append({
+            "probe_id": it.probe.probe_id,
+            "task": it.probe.task,
+            "dataset": it.clip.dataset,
+            "clip_id": it.clip.clip_id,
+            "source_video": it.clip.source_video,
+            "group": it.clip.action,
+            "s_true": s_true,
+            "s_foil": s_foil,
+            "decision": credit,
+            "tie": bool(tie),
+        })
+    return rows
+
+
 def evaluate(
     model: Any,
     probes: Sequence[str | Path | ProbeSet],
@@ -697,167 +853,55 @@ def evaluate(
             model = create_model(model, model_args)
         elif model_args:
             raise ValueError("model_args apply to a model given by name, not to a model object")
-        kind = model_kind(model)
-        name = getattr(model, "name", type(model).__name__)
         if callable(getattr(model, "to", None)):
             model = model.to(rt.device) or model
         _set_eval(model)
-        by_probe = callable(getattr(model, "score_probes", None))
-        preprocess = model.preprocess
-
-        namespace = {
-            "model": _fingerprint(model),
-            "kind": kind,
-            "frame_spec": spec.to_dict(),
-            "decoder": decoder_name(),
-            "preprocess": preprocess.to_dict(),
-            "device_class": rt.device.type,
-            "amp": None if rt.amp_dtype is None else str(rt.amp_dtype).replace("torch.", ""),
-            "dtype": _weights_dtype(model),
-            "protocol_version": PROTOCOL_VERSION,
-        }
-        if cache is False or by_probe:
+        scoring = Scoring(model, model_kind(model), callable(getattr(model, "score_probes", None)),
+                          bool(getattr(model, "order_invariant", False)))
+        namespace = _namespace(scoring, spec, rt)
+        if cache is False or scoring.by_probe:
             cache_root = None  # the chance line has nothing worth keeping
         else:
             cache_root = default_cache_dir() if cache is None or cache is True else Path(cache)
         store = EmbeddingCache(cache_root, namespace, rank=rt.rank)
+        if scoring.declared and not scoring.by_probe:
+            note = check_order_invariance(model, scoring.kind, plan, spec, rt, store)
+            scoring.blind = bool(note["passed"]) or not any(u.error is None for u in plan.units.values())
+        scoring.plan_texts(plan)
 
-        declared = bool(getattr(model, "order_invariant", False))
-        blind = False
-        if declared and not by_probe:
-            note = check_order_invariance(model, kind, plan, spec, rt, store)
-            blind = bool(note["passed"]) or not any(u.error is None for u in plan.units.values())
-        # Views each unit needs (cross-encoders: the texts scored against each view).
-        view_texts: dict[str, list[str]] = {}
-        for it in plan.items:
-            u, p = it.unit, it.probe
-            fwd = view_texts.setdefault(u.forward_key, [])
-            fwd += [p.text] if p.task == VR else [p.text, p.foil_text]
-            if p.task == VR and not blind:
-                view_texts.setdefault(u.reversed_key, []).append(p.text)
-        view_texts = {k: sorted(set(v)) for k, v in view_texts.items()}
-
-        def wanted(u: Unit) -> tuple[str, ...]:
-            keys = [u.forward_key] + ([u.reversed_key] if u.needs_reversed and not blind else [])
-            if by_probe:
-                return tuple(keys)
-            if kind == "dual":
-                return tuple(k for k in keys if k not in store)
-            return tuple(k for k in keys if any(pair_key(k, t) not in store for t in view_texts[k]))
-
-        mine = [u for u in plan.units.values() if u.error is None and _shard_of(u.key, rt.world) == rt.rank]
-        todo = [(u, wanted(u)) for u in mine]
-        todo = [(u, keys) for u, keys in todo if keys]
-        failure: str | None = None
-        errors: dict[str, str] = {}
-        decoded: dict[str, str] = {}  # unit key -> the decoder that read it (decord, or PyAV where it could not)
-        encoder = Encoder(model, kind, store, rt, batch_size, view_texts)
-        try:
-            with _progress(progress and rt.is_main) as bar:
-                if kind == "dual" and not by_probe:
-                    encode_texts(model, plan.texts, store, rt, 4 * batch_size, bar)
-                task = bar.add_task("videos", total=len(todo)) if bar else None
-                jobs = [_DecodeJob(str(u.path), u.start, u.end) for u, _ in todo]
-                stream = decode_stream(jobs, spec, preprocess, workers=workers, batch_size=batch_size,
-                                       pin=rt.device.type == "cuda")
-                for got in stream:
-                    unit, keys = todo[got["i"]]
-                    if got["frames"] is None:
-                        errors[unit.key] = got["error"]
-                    else:
-                        decoded[unit.key] = got["decoder"]
-                        if not by_probe:
-                            encoder.add(_Job(unit, got["frames"], got["decoder"], keys))
-                    if bar:
-                        bar.advance(task)
-                encoder.flush()
-        except (ModelError, ValueError, RuntimeError) as e:
-            if rt.world == 1:
-                raise
-            failure = f"rank {rt.rank}: {e}"
-
-        # Every process contributes its shard (cached or new), so no process depends on a shared cache folder.
-        shard_keys = set()
-        for u in mine:
-            shard_keys.update([u.forward_key, u.reversed_key])
-        if kind == "cross":
-            shard_keys = {pair_key(v, t) for v in shard_keys if v in view_texts for t in view_texts[v]}
-        shard_keys.update(text_key(t) for t in plan.texts if _shard_of(text_key(t), rt.world) == rt.rank)
-        payload = {
-            "failure": failure,
-            "errors": errors,
-            "decoded": decoded,
-            "entries": {k: store.get(k) for k in shard_keys if k in store} if rt.world > 1 else {},
-            "extra": {k: store.extra(k) for k in shard_keys if k in store} if rt.world > 1 else {},
-        }
-        gathered = rt.gather(payload)
-        failures = [g["failure"] for g in gathered if g["failure"]]
-        if failures:
-            raise ModelError(failures[0])
-        entries = store.items()
-        for g in gathered:
-            entries.update(g["entries"])
-            errors.update(g["errors"])
-            decoded.update(g["decoded"])
-        for key, message in errors.items():
-            plan.units[key].error = message
-
-        # ------------------------------------------------------------------------------- scores -> bundle
-        if by_probe:
+        shard = encode_shard(scoring, plan, store, rt, spec, batch_size=batch_size, workers=workers,
+                             progress=progress)
+        entries, decoded = gather_shards(scoring, plan, store, rt, shard)
+        if scoring.by_probe:
             scores = _scores_by_probe(model, plan)
-        elif kind == "dual":
-            scores = _scores_dual(model, plan, entries, blind, rt)
+        elif scoring.kind == "dual":
+            scores = _scores_dual(model, plan, entries, scoring.blind, rt)
         else:
-            scores = _scores_cross(plan, entries, blind)
+            scores = _scores_cross(plan, entries, scoring.blind)
         logit_scale = getattr(model, "logit_scale", None)
         logit_scale = None if logit_scale is None else float(logit_scale)
-        predictions = []
-        for it in plan.items:
-            if it.probe.probe_id not in scores:
-                continue
-            s_true, s_foil = (_f32(s) for s in scores[it.probe.probe_id])
-            credit, tie = metrics.decide(s_true, s_foil, it.probe.task, ties, it.probe.probe_id, logit_scale)
-            predictions.append({
-                "probe_id": it.probe.probe_id,
-                "task": it.probe.task,
-                "dataset": it.clip.dataset,
-                "clip_id": it.clip.clip_id,
-                "source_video": it.clip.source_video,
-                "group": it.clip.action,
-                "s_true": s_true,
-                "s_foil": s_foil,
-                "decision": credit,
-                "tie": bool(tie),
-            })
+        predictions = predictions_for(plan, scores, ties, logit_scale)
         summary = metrics.summarize(predictions, policy=ties, bootstrap_seed=bootstrap_seed,
-                                    bootstrap_size=bootstrap_size, temporally_blind=blind)
+                                    bootstrap_size=bootstrap_size, temporally_blind=scoring.blind)
         missing = _missing(plan)
         _count_missing(summary["results"], plan)
-        extras = {k: store.extra(k) for k in entries if store.extra(k) is not None}
-        for g in gathered:
-            extras.update(g["extra"])
-        decoders: Counter[str] = Counter()
-        for u in plan.units.values():
-            if u.error is None:
-                first = u.forward_key if kind == "dual" else pair_key(u.forward_key, view_texts[u.forward_key][0])
-                decoders[decoded.get(u.key) or extras.get(first) or "unknown"] += 1
         results = {
             "schema_version": bundle.SCHEMA_VERSION,
             "protocol_version": PROTOCOL_VERSION,
             "model": {
-                "name": name,
+                "name": getattr(model, "name", type(model).__name__),
                 "args": dict(getattr(model, "args", {}) or {}),
                 "weights_hash": getattr(model, "weights_hash", None),
-                "preprocess": preprocess.to_dict(),
-                "order_invariant": declared,
-                "kind": kind,
+                "preprocess": model.preprocess.to_dict(),
+                "order_invariant": scoring.declared,
+                "kind": scoring.kind,
                 "logit_scale": logit_scale,
             },
             "frame_spec": spec.to_dict(),
             "decoder": decoder_name(),
             "ties": ties,
             "device": rt.device.type,
-            "dtype": namespace["amp"] or namespace["dtype"],
+            "dtype": namespace["amp"] or namespace["dtype"],  # the compute dtype
             "amp": rt.amp_dtype is not None,
             "probesets": [
                 {
@@ -867,7 +911,7 @@ def evaluate(
                     "videos_root": str(root),
                     "n_probes": sum(v for k, v in ps.manifest.counts.items() if k != "clips"),
                 }
-                for ps, root in zip(plan.probesets, plan.roots)
+                for ps, root in zip(plan.probesets, plan.roots, strict=True)
             ],
             **summary,
             "bootstrap": {"seed": int(bootstrap_seed), "size": int(bootstrap_size)},
@@ -877,11 +921,12 @@ def evaluate(
             "command": command if command is not None else "actionbench.evaluate (Python API)",
             "harness_version": __version__,
             "git_hash": _git_hash(),
-            "temporally_blind": blind,
-            "run": {
+            "temporally_blind": scoring.blind,
+            "run": {  # how this run went; not part of the scores
                 "world_size": rt.world,
-                "decoders_used": dict(sorted(decoders.items())),
-                "order_check": "passed" if blind else ("not declared" if not declared else "no clip to check"),
+                "decoders_used": dict(sorted(Counter(decoded.values()).items())),
+                "order_check": "passed" if scoring.blind else ("not declared" if not scoring.declared
+                                                               else "no clip to check"),
                 "cache": None if store.dir is None else str(store.dir),
                 "cache_ignored": store.ignored,
             },

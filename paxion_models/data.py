@@ -156,3 +156,25 @@ class BatchOrder:
     def batches(self, start: int, stop: int) -> Iterator[np.ndarray]:
         for step in range(start, stop):
             yield self.batch(step)
+
+
+def mini_training_sources(data: str | Path, probes_out: str | Path) -> list[tuple[Path, Path]]:
+    """The train splits of a mini-benchmark folder (`ssv2/`, `ego4d/`) as probe sets written under `probes_out`."""
+    from actionbench.datasets.ego4d import read_egoclip
+    from actionbench.datasets.ssv2 import read_ssv2
+    from actionbench.probes.build import build_probes
+
+    data, probes_out = Path(data), Path(probes_out)
+    found = {"ssv2": data / "ssv2", "ego4d": data / "ego4d" / "egoclip.jsonl"}
+    if not any(p.exists() for p in found.values()):
+        raise TrainingDataError(f"{data}: not a mini-benchmark folder (no ssv2/ or ego4d/egoclip.jsonl)")
+    sources = []
+    for dataset, annotations in found.items():
+        if not annotations.exists():
+            continue
+        result = read_ssv2(annotations, "train") if dataset == "ssv2" else read_egoclip(annotations, split="train")
+        ps = build_probes(result.clips, dataset=dataset, split="train", skipped=result.skipped,
+                          parameters={"benchmark": "mini"})  # fmt: skip
+        folder = ps.save(probes_out / f"{dataset}-train")
+        sources.append((folder, (data / dataset / "videos")))
+    return sources

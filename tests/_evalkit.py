@@ -171,3 +171,41 @@ def broken_clip(config: str, fault: str = "nan") -> Broken:
     model = Broken(config, fault)
     model.name = f"broken-{fault}"
     return model
+
+
+class PairedClip(OrderedClip):
+    """The order-sensitive tiny CLIP with `encode_videos_and_reversed`: frames are encoded once, and the
+    reversed view reuses them with the time weights flipped. Counts its image-tower frames in `frames_seen`."""
+
+    frames_seen = 0
+
+    def _per_frame(self, frames: torch.Tensor) -> torch.Tensor:
+        b, t = frames.shape[:2]
+        PairedClip.frames_seen += b * t
+        return torch.nn.functional.normalize(self.model.encode_image(frames.flatten(0, 1)).float(), dim=-1).view(
+            b, t, -1)
+
+    def _pool(self, x: torch.Tensor) -> torch.Tensor:
+        w = torch.linspace(0.2, 1.8, x.shape[1], device=x.device).view(1, -1, 1)
+        return (x * w).mean(dim=1)
+
+    def encode_videos(self, frames: torch.Tensor) -> torch.Tensor:
+        return self._pool(self._per_frame(frames))
+
+    def encode_videos_and_reversed(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self._per_frame(frames)
+        return self._pool(x), self._pool(x.flip(1))
+
+
+class CountingCross:
+    """A cross-encoder (cosine of the tiny CLIP's embeddings, order-sensitive) that counts its pairs."""
+
+    def __init__(self, config: str) -> None:
+        self.inner = OrderedClip(config)
+        self.preprocess = self.inner.preprocess
+        self.name = "counting-cross"
+        self.pairs = 0
+
+    def score(self, frames: torch.Tensor, texts: list[str]) -> torch.Tensor:
+        self.pairs += frames.shape[0] * len(texts)
+        return self.inner.similarity(self.inner.encode_videos(frames), self.inner.encode_texts(texts))

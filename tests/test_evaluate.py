@@ -286,3 +286,28 @@ def test_eval_command_prints_a_table_and_writes_the_bundle(suite, tmp_path):
     assert "chance" in result.output and "subset of 9 probes" in result.output
     results, predictions = read_bundle(tmp_path / "out")
     assert len(predictions) == 9 and results["subset"]["limit"] == 9
+
+
+def test_encode_videos_and_reversed_is_used_and_gives_the_same_scores(suite, tmp_path):
+    from _evalkit import PairedClip
+
+    name, args = ordered(suite[2])
+    _, plain = run(name, suite, tmp_path, args=args, batch_size=5)
+    PairedClip.frames_seen = 0
+    _, paired = run(PairedClip(str(suite[2])), suite, tmp_path, batch_size=5)
+    assert PairedClip.frames_seen == 10 * 8  # each clip's frames through the image tower once, not twice
+    assert_same(plain, paired)
+
+
+def test_a_cross_encoder_scores_each_view_against_its_own_texts_once(suite, tmp_path):
+    from _evalkit import CountingCross
+
+    model = CountingCross(str(suite[2]))
+    results, first = run(model, suite, tmp_path, cache=tmp_path / "cache", batch_size=4)
+    # forward view: caption + antonym + object foil (3 texts); reversed view: caption (VR only).
+    assert model.pairs == 10 * 3 + 10 * 1
+    assert results["model"]["kind"] == "cross" and not first.tie.any()
+    model.pairs = 0
+    _, second = run(model, suite, tmp_path, cache=tmp_path / "cache", batch_size=3)
+    assert model.pairs == 0
+    assert_same(first, second)

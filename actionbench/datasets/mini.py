@@ -37,7 +37,7 @@ from actionbench.ids import seeded_rng, stable_hash
 FRAME_SIZE = 64
 FPS = 10
 SSV2_FRAMES = 20  # 2 s
-EGO4D_FRAMES = 50  # 5 s clip files; the narrated window (1.6-2.4 s) lies inside
+EGO4D_FRAMES = 40  # 4 s clip files; the narrated window (1.6-2.4 s) lies inside
 AMPLITUDE = 0.18  # how far a bounded clip moves its latent state (fraction of the state's range)
 
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -180,10 +180,10 @@ class ScenePlan:
     window: tuple[int, int] | None = None  # first and last frame of the action; static before and after
 
     def progress(self) -> np.ndarray:
-        """Forward-scene progress in [0, 1] at each frame (reversed for the antonym)."""
+        """Forward-scene progress in [0, 1] at each frame (mirrored for the antonym, exactly)."""
         a, b = self.window if self.window else (0, self.num_frames - 1)
-        s = np.clip((np.arange(self.num_frames) - a) / max(b - a, 1), 0.0, 1.0)
-        return s if self.forward else 1.0 - s
+        steps = np.arange(self.num_frames) - a if self.forward else b - np.arange(self.num_frames)
+        return np.clip(steps / max(b - a, 1), 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -238,7 +238,10 @@ def fill_template(template: str, placeholders: tuple[str, ...] | list[str]) -> s
 # ----------------------------------------------------------------------------------------------------------
 # Drawing: signed distances on a 64x64 grid, soft edges, numpy only.
 
-_YY, _XX = np.mgrid[0:FRAME_SIZE, 0:FRAME_SIZE].astype(np.float64) + 0.5
+# Pixel centres as a column and a row: expressions broadcast to full frames only where they must, which
+# keeps per-axis work (wrap-around, offsets) 64 times smaller.
+_YY = np.arange(FRAME_SIZE, dtype=np.float32)[:, None] + np.float32(0.5)
+_XX = np.arange(FRAME_SIZE, dtype=np.float32)[None, :] + np.float32(0.5)
 
 
 def _wrap(d: np.ndarray) -> np.ndarray:
@@ -250,12 +253,11 @@ def _alpha(sdf: np.ndarray) -> np.ndarray:
     return np.clip(0.5 - sdf, 0.0, 1.0)
 
 
-def _paint(
-    img: np.ndarray, alpha: np.ndarray, colour: tuple[float, float, float], opacity: float = 1.0
-) -> None:
+def _paint(img: np.ndarray, alpha: np.ndarray, colour: Any, opacity: Any = 1.0) -> None:
+    """Blend a colour (RGB, or `[T, 1, 1, 3]`) into frames `[T, H, W, 3]` with coverage alpha."""
     a = (alpha * opacity)[..., None]
     img *= 1.0 - a
-    img += a * np.asarray(colour, dtype=np.float64)
+    img += a * np.asarray(colour, dtype=np.float32)
 
 
 def _shape_sdf(shape: str, u: np.ndarray, v: np.ndarray, r: float) -> np.ndarray:
@@ -267,7 +269,7 @@ def _shape_sdf(shape: str, u: np.ndarray, v: np.ndarray, r: float) -> np.ndarray
     if shape == "cone":
         au, av = u, v + r  # apex at (0, -r), base from (-r, r) to (r, r)
         k = 1 / math.sqrt(5.0)
-        return np.maximum.reduce([(2 * au - av) * k, (-2 * au - av) * k, v - r])
+        return np.maximum(np.maximum((2 * au - av) * k, (-2 * au - av) * k), v - r)
     if shape == "star":
         rho = np.hypot(u, v)
         theta = np.arctan2(u, -v)
@@ -287,7 +289,7 @@ def _shape_sdf(shape: str, u: np.ndarray, v: np.ndarray, r: float) -> np.ndarray
 
 def _capsule_sdf(ax: float, ay: float, bx: float, by: float, radius: float) -> np.ndarray:
     px, py, dx, dy = _XX - ax, _YY - ay, bx - ax, by - ay
-    h = np.clip((px * dx + py * dy) / max(dx * dx + dy * dy, 1e-9), 0.0, 1.0)
+    h = np.clip((px * dx + py * dy) / np.maximum(dx * dx + dy * dy, 1e-9), 0.0, 1.0)
     return np.hypot(px - h * dx, py - h * dy) - radius
 
 
@@ -296,7 +298,7 @@ def _ellipse_sdf(
 ) -> np.ndarray:
     dx = _wrap(_XX - cx) if wrap_x else _XX - cx
     dy = _wrap(_YY - cy) if wrap_y else _YY - cy
-    return (np.hypot(dx / rx, dy / ry) - 1.0) * min(rx, ry)
+    return (np.hypot(dx / rx, dy / ry) - 1.0) * np.minimum(rx, ry)
 
 
 def _draw_thing(
@@ -314,8 +316,8 @@ def _draw_thing(
 ) -> None:
     dx = _wrap(_XX - cx) if wrap_x else _XX - cx
     dy = _wrap(_YY - cy) if wrap_y else _YY - cy
-    if angle:
-        c, s = math.cos(angle), math.sin(angle)
+    if np.any(angle):
+        c, s = np.cos(angle), np.sin(angle)
         dx, dy = c * dx + s * dy, -s * dx + c * dy
     sdf = _shape_sdf(thing.shape, dx, dy / aspect, r)
     _paint(img, _alpha(sdf), COLOURS[thing.colour], opacity)
@@ -331,11 +333,34 @@ class _Texture:
     phase: np.ndarray
     base: np.ndarray
     tint: np.ndarray
+    _still: list[np.ndarray] = field(default_factory=list, compare=False, repr=False)
+
+    def still(self, s: np.ndarray) -> np.ndarray:
+        """The unmoved texture behind every frame of progress `s` (a fresh `[T, H, W, 3]` to draw on)."""
+        if not self._still:
+            self._still.append(self.render(_XX, _YY))
+        return np.broadcast_to(self._still[0], (len(s), *self._still[0].shape)).copy()
+
+    def shifted(self, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+        """The texture moved by (dx, dy) `[T, 1, 1]` pixels: `[T, H, W, 3]` (a pan; cheaper than `render`)."""
+        w = np.float32(2 * math.pi / FRAME_SIZE)
+        k = (-1, 1, 1, 1)
+        x, y = np.broadcast_arrays(_XX, _YY)
+        a = w * (self.fx.reshape(-1, 1, 1) * x + self.fy.reshape(-1, 1, 1) * y) + self.phase.reshape(-1, 1, 1)
+        b = w * (self.fx.reshape(k) * dx[None] + self.fy.reshape(k) * dy[None])  # [K, T, 1, 1]
+        waves = (np.cos(a)[:, None] * np.cos(b) + np.sin(a)[:, None] * np.sin(b)) * self.amp.reshape(k)
+        return self._colour(waves)
 
     def render(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        w = 2 * math.pi / FRAME_SIZE
-        arg = w * (self.fx[:, None, None] * x + self.fy[:, None, None] * y) + self.phase[:, None, None]
-        waves = np.cos(arg) * self.amp[:, None, None]
+        """The texture at coordinates x, y (any matching shapes; `[..., 3]` out)."""
+        w = np.float32(2 * math.pi / FRAME_SIZE)
+        x, y = np.broadcast_arrays(x, y)
+        k = (-1,) + (1,) * x.ndim
+        arg = w * (self.fx.reshape(k) * x + self.fy.reshape(k) * y) + self.phase.reshape(k)
+        waves = np.cos(arg) * self.amp.reshape(k)
+        return self._colour(waves)
+
+    def _colour(self, waves: np.ndarray) -> np.ndarray:
         lum = 1.0 + waves.sum(0)
         colour_wave = 1.0 + 0.5 * waves[0]
         return self.base * lum[..., None] + (self.tint * colour_wave[..., None])
@@ -355,10 +380,10 @@ def _texture(rng: np.random.Generator, ego: bool) -> _Texture:
     else:  # a grey-beige wall
         base = np.full(3, rng.uniform(105, 150)) + rng.uniform(-8, 8, 3)
     tint = rng.uniform(-10, 10, 3)
-    return _Texture(fx, fy, amp, phase, base, tint)
+    return _Texture(*(a.astype(np.float32) for a in (fx, fy, amp, phase, base, tint)))
 
 
-def _centred(p: dict[str, Any], s: float) -> float:
+def _centred(p: dict[str, Any], s: Any) -> Any:
     """Bounded latent state of a centred clip at progress s: centre + AMPLITUDE * (s - 1/2)."""
     return p["c"] + AMPLITUDE * (s - 0.5)
 
@@ -387,41 +412,41 @@ def _sample_translate(rng: np.random.Generator) -> dict[str, Any]:
     }
 
 
-def _draw_push(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> np.ndarray:
-    img = p["tex"].render(_XX, _YY)
+def _draw_push(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
+    img = p["tex"].still(s)
     x, y, r = p["x0"] + p["d"] * s, p["cross"], p["r"]
     _draw_hand(img, x + p["side"] * (r + 3.5), y, 3.0, 6.5, wrap_x=True)
     _draw_thing(img, things[0], x, y, r, wrap_x=True)
     return img
 
 
-def _draw_pull(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> np.ndarray:
-    img = p["tex"].render(_XX, _YY)
+def _draw_pull(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
+    img = p["tex"].still(s)
     x, y, r, side = p["x0"] + p["d"] * s, p["cross"], p["r"], p["side"]
     along = side * _wrap(_XX - x)
     rope = (along > r - 1) & (along < r + 12) & (np.abs(_YY - y) < 1.0)
-    _paint(img, rope.astype(np.float64), ROPE)
+    _paint(img, rope.astype(np.float32), ROPE)
     _draw_hand(img, x + side * (r + 14), y, 4.0, 4.0, wrap_x=True)
     _draw_thing(img, things[0], x, y, r, wrap_x=True)
     return img
 
 
-def _draw_move_vertical(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> np.ndarray:
-    img = p["tex"].render(_XX, _YY)
+def _draw_move_vertical(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
+    img = p["tex"].still(s)
     _draw_thing(img, things[0], p["cross"], p["y0"] - p["d"] * s, p["r"], wrap_y=True)
     return img
 
 
-def _draw_pan(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> np.ndarray:
+def _draw_pan(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
     o = p["d"] * s  # turning the camera left moves the whole scene right in the frame
-    img = p["tex"].render(_XX - o, _YY)
+    img = p["tex"].shifted(o, 0 * o)
     _draw_thing(img, things[0], p["x0"] + o, p["cross"], p["r"], wrap_x=True)
     return img
 
 
-def _draw_tilt(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> np.ndarray:
+def _draw_tilt(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
     o = p["d"] * s  # turning the camera upwards moves the whole scene down in the frame
-    img = p["tex"].render(_XX, _YY - o)
+    img = p["tex"].shifted(0 * o, o)
     _draw_thing(img, things[0], p["cross"], p["y0"] + o, p["r"], wrap_y=True)
     return img
 
@@ -439,14 +464,14 @@ def _sample_centred(rng: np.random.Generator, ego: bool = False, **extra: Any) -
     return p
 
 
-def _draw_move_depth(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> np.ndarray:
-    img = p["tex"].render(_XX, _YY)
+def _draw_move_depth(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
+    img = p["tex"].still(s)
     _draw_thing(img, things[0], p["x"], p["y"], 4.0 * 5.0 ** _centred(p, s))  # radius 4..20
     return img
 
 
-def _draw_move_pair(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> np.ndarray:
-    img = p["tex"].render(_XX, _YY)
+def _draw_move_pair(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
+    img = p["tex"].still(s)
     r = p["r"]
     dmin, dmax = 2 * r + 3, 56.0
     d = dmax - _centred(p, s) * (dmax - dmin)  # forward = closer
@@ -456,11 +481,11 @@ def _draw_move_pair(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> n
     return img
 
 
-def _draw_dolly(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> np.ndarray:
-    z = 0.6 * (2.0 / 0.6) ** _centred(p, s)  # forward = approaching: zoom 0.6..2.0 about the thing
+def _draw_dolly(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
+    z = 0.7 * 3.0 ** _centred(p, s)  # forward = approaching: zoom 0.7..2.1 about the thing
     fx, fy = p["x"], p["y"]
     img = p["tex"].render(fx + (_XX - fx) / z, fy + (_YY - fy) / z)
-    _draw_thing(img, things[0], fx, fy, p["r"] * 0.8 * z)
+    _draw_thing(img, things[0], fx, fy, p["r"] * z)
     return img
 
 
@@ -478,15 +503,15 @@ def _draw_box(
     angle = q * math.radians(110)
     top = cy - h / 2
     inside = np.maximum(np.abs(_XX - cx) - (w / 2 - 2), np.abs(_YY - (top + 2)) - 1.5)
-    _paint(img, _alpha(inside), (30, 25, 20), opacity=min(1.0, 3 * math.sin(angle)))
+    _paint(img, _alpha(inside), (30, 25, 20), opacity=np.minimum(1.0, 3 * np.sin(angle)))
     hx, hy = cx - side * w / 2, top
-    tx, ty = hx + side * w * math.cos(angle), hy - w * math.sin(angle)
+    tx, ty = hx + side * w * np.cos(angle), hy - w * np.sin(angle)
     _paint(img, _alpha(_capsule_sdf(hx, hy, tx, ty, 1.6)), tuple(0.75 * c for c in colour))
     return tx, ty
 
 
-def _draw_open(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> np.ndarray:
-    img = p["tex"].render(_XX, _YY)
+def _draw_open(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
+    img = p["tex"].still(s)
     _draw_box(img, things[0], p["x"], p["y"] + 6, p["w"], p["h"], p["side"], _centred(p, s))
     return img
 
@@ -501,41 +526,46 @@ def _container_sdf(shape: str, cx: float, bottom: float, height: float) -> np.nd
     return np.maximum(ellipse, (bottom - height) - _YY)
 
 
-def _draw_glass(img: np.ndarray, thing: Thing, sdf: np.ndarray) -> None:
-    """A see-through coloured vessel with a solid rim, so what is inside stays visible (tinted)."""
-    colour = COLOURS[thing.colour]
-    _paint(img, _alpha(sdf), colour, opacity=0.35)
-    _paint(img, _alpha(np.abs(sdf + 0.8) - 0.9), colour)
+def _draw_glass_body(img: np.ndarray, thing: Thing, sdf: np.ndarray) -> None:
+    """The tinted inside of a glass vessel, drawn behind its contents (which so keep their colour)."""
+    _paint(img, _alpha(sdf), COLOURS[thing.colour], opacity=0.4)
 
 
-def _draw_insert(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> np.ndarray:
-    img = p["tex"].render(_XX, _YY)
+def _draw_glass_rim(img: np.ndarray, thing: Thing, sdf: np.ndarray) -> None:
+    """The solid outline of a glass vessel, drawn over its contents (what makes them look inside)."""
+    _paint(img, _alpha(np.abs(sdf + 0.8) - 0.9), COLOURS[thing.colour])
+
+
+def _draw_insert(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
+    img = p["tex"].still(s)
     vessel = things[1]
     height = 20.0 if vessel.shape == "cup" else 14.0
     bottom, r = 58.0, 5.0
     rim = bottom - height
     y = (rim - 20) + _centred(p, s) * (height + 16)  # forward = putting in: from well above to the bottom
+    glass = _container_sdf(vessel.shape, p["x"], bottom, height)
+    _draw_glass_body(img, vessel, glass)
     _draw_thing(img, things[0], p["x"], y, r)
-    _draw_glass(img, vessel, _container_sdf(vessel.shape, p["x"], bottom, height))
+    _draw_glass_rim(img, vessel, glass)
     return img
 
 
-def _draw_tip(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> np.ndarray:
-    img = p["tex"].render(_XX, _YY)
+def _draw_tip(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
+    img = p["tex"].still(s)
     table = 50.0
     _paint(img, _alpha(table - _YY), (95, 85, 75))
     r, aspect, side = 5.5, 1.8, p["side"]
     big_h = r * aspect
     a = side * _centred(p, s) * math.pi / 2  # forward = tipping over: upright -> lying
     vx, vy = -side * r, -big_h  # centre seen from the pivot corner, upright
-    cx = p["x"] + vx * math.cos(a) - vy * math.sin(a)
-    cy = table + vx * math.sin(a) + vy * math.cos(a)
+    cx = p["x"] + vx * np.cos(a) - vy * np.sin(a)
+    cy = table + vx * np.sin(a) + vy * np.cos(a)
     _draw_thing(img, things[0], cx, cy, r, angle=a, aspect=aspect)
     return img
 
 
-def _draw_ego_pick(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> np.ndarray:
-    img = p["tex"].render(_XX, _YY)
+def _draw_ego_pick(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
+    img = p["tex"].still(s)
     h = _centred(p, s) * 28.0  # forward = picking up: height above the table
     x, r, rest = p["x"], p["r"], 54.0
     _paint(
@@ -551,19 +581,21 @@ def _draw_ego_pick(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> np
     return img
 
 
-def _draw_ego_open(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> np.ndarray:
-    img = p["tex"].render(_XX, _YY)
+def _draw_ego_open(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
+    img = p["tex"].still(s)
     tx, ty = _draw_box(img, things[0], p["x"], p["y"] + 8, p["w"], p["h"], p["side"], _centred(p, s))
     _draw_arm(img, tx, ty, tx + p["side"] * 8, -6)
     _draw_hand(img, tx, ty, 3.5, 3.5)
     return img
 
 
-def _draw_ego_cover(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> np.ndarray:
-    img = p["tex"].render(_XX, _YY)
+def _draw_ego_cover(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
+    img = p["tex"].still(s)
     x, y, r, side = p["x"], p["y"], p["r"], p["side"]
     _draw_thing(img, things[0], x, y, r)
-    edge = x - side * (r + 8) + side * _centred(p, s) * (2 * r + 16)  # forward = covering
+    # forward = covering: the cloth's edge slides from beside the thing to over three quarters of it (never
+    # all of it, so the thing's colour stays visible in every frame)
+    edge = x - side * (r + 8) + side * _centred(p, s) * (1.5 * r + 8)
     along = side * (_XX - edge)
     cloth = np.maximum(along, np.abs(_YY - y) - (r + 6))
     _paint(img, _alpha(cloth), CLOTH, opacity=0.6)
@@ -572,8 +604,8 @@ def _draw_ego_cover(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> n
     return img
 
 
-def _draw_ego_push(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> np.ndarray:
-    img = p["tex"].render(_XX, _YY)
+def _draw_ego_push(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
+    img = p["tex"].still(s)
     d = _centred(p, s)  # forward = pushing: away from the camera (up and smaller)
     r = p["r"] * 1.2 * (1 - 0.4 * d)
     y = 50 - 30 * d
@@ -583,8 +615,8 @@ def _draw_ego_push(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> np
     return img
 
 
-def _draw_ego_lift(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> np.ndarray:
-    img = p["tex"].render(_XX, _YY)
+def _draw_ego_lift(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
+    img = p["tex"].still(s)
     x, y, r = p["cross"], p["y0"] - p["d"] * s, p["r"]
     _draw_hand(img, x - r - 3, y, 3.0, 5.0, wrap_y=True)
     _draw_hand(img, x + r + 3, y, 3.0, 5.0, wrap_y=True)
@@ -592,27 +624,28 @@ def _draw_ego_lift(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> np
     return img
 
 
-def _draw_ego_fill(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> np.ndarray:
-    img = p["tex"].render(_XX, _YY)
+def _draw_ego_fill(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
+    img = p["tex"].still(s)
     vessel = things[0]
-    height = 30.0 if vessel.shape == "cup" else 20.0
-    bottom = 56.0
+    height = 38.0 if vessel.shape == "cup" else 28.0
+    bottom = 60.0
     sdf = _container_sdf(vessel.shape, p["x"], bottom, height)
     level = bottom - (0.05 + 0.9 * _centred(p, s)) * height  # forward = filling
     liquid = np.maximum(sdf + 1.5, level - _YY)
+    _draw_glass_body(img, vessel, sdf)
     _paint(img, _alpha(liquid), (175, 205, 230))
-    _draw_glass(img, vessel, sdf)
+    _draw_glass_rim(img, vessel, sdf)
     return img
 
 
-def _draw_ego_switch(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> np.ndarray:
+def _draw_ego_switch(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
     b = _centred(p, s)  # forward = turning on: brighter
-    img = p["tex"].render(_XX, _YY) * (0.7 + 0.3 * b)
+    img = p["tex"].still(s) * (0.7 + 0.3 * b)[..., None]
     x, y = p["x"], 22.0
     glow = np.exp(-((_XX - x) ** 2 + (_YY - (y + 10)) ** 2) / (2 * 13.0**2))
     img += (b * 110.0 * glow)[..., None] * np.array([1.0, 0.95, 0.75])
     _paint(img, _alpha(_capsule_sdf(x, y + 10, x, 60, 1.5)), (60, 55, 50))
-    bulb = tuple(d + b * (u - d) for d, u in zip((110, 105, 90), (255, 250, 215), strict=True))
+    bulb = np.stack([d + b * (u - d) for d, u in zip((110, 105, 90), (255, 250, 215), strict=True)], -1)
     _paint(img, _alpha(_ellipse_sdf(x, y + 9, 5.0, 5.0)), bulb)
     v = (_YY - y) / 10.0
     shade = np.maximum(np.abs(_XX - x) - (7 + 5 * np.clip(v + 0.5, 0, 1)), np.abs(_YY - y) - 5)
@@ -620,8 +653,8 @@ def _draw_ego_switch(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> 
     return img
 
 
-def _draw_ego_inflate(p: dict[str, Any], things: tuple[Thing, ...], s: float) -> np.ndarray:
-    img = p["tex"].render(_XX, _YY)
+def _draw_ego_inflate(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
+    img = p["tex"].still(s)
     r = 5.0 * 3.4 ** _centred(p, s)  # forward = inflating: radius 5..17
     x, knot = p["x"], 46.0
     _paint(img, _alpha(_capsule_sdf(x, knot, x, 58, 0.6)), ROPE)
@@ -633,7 +666,7 @@ def _draw_ego_inflate(p: dict[str, Any], things: tuple[Thing, ...], s: float) ->
 @dataclass(frozen=True)
 class _Family:
     sample: Callable[[np.random.Generator], dict[str, Any]]
-    draw: Callable[[dict[str, Any], tuple[Thing, ...], float], np.ndarray]
+    draw: Callable[[dict[str, Any], tuple[Thing, ...], np.ndarray], np.ndarray]  # progress [T,1,1] -> frames
     state: Callable[[dict[str, Any], float], float]
     roles: tuple[str, ...]  # what each thing is: "shape", "container", "openable", "lamp", "balloon"
 
@@ -704,16 +737,10 @@ _ROLE_SHAPES = {
 
 def render(plan: ScenePlan) -> np.ndarray:
     """The clip's frames as uint8 `[T, 64, 64, 3]` (before video encoding)."""
-    family = FAMILIES[plan.family]
-    cache: dict[float, np.ndarray] = {}  # static holds before/after an Ego4D window repeat one frame
-    frames = []
-    for s in plan.progress():
-        key = float(s)
-        if key not in cache:
-            img = family.draw(plan.params, plan.things, key)
-            cache[key] = np.clip(np.rint(img), 0, 255).astype(np.uint8)
-        frames.append(cache[key])
-    return np.stack(frames)
+    # All frames at once (numpy broadcasts over time); held frames of an Ego4D clip are drawn once.
+    values, which = np.unique(plan.progress(), return_inverse=True)
+    frames = FAMILIES[plan.family].draw(plan.params, plan.things, values.astype(np.float32)[:, None, None])
+    return np.clip(np.rint(frames), 0, 255).astype(np.uint8)[which]
 
 
 def latent_states(plan: ScenePlan) -> np.ndarray:
@@ -823,7 +850,7 @@ def plan_ego4d(seed: int, size: str = "default") -> list[Ego4DWindow]:
                 clip_uid = _uuid("mini", seed, "ego4d-clip", uid, index)
                 rng = seeded_rng("mini", seed, "ego4d", clip_uid)
                 length = int(rng.integers(16, 25))
-                first = int(rng.integers(8, EGO4D_FRAMES - length - 4 + 1))
+                first = int(rng.integers(6, EGO4D_FRAMES - length - 4 + 1))
                 window = (first, first + length - 1)
                 plan = ScenePlan(family, forward, things, FAMILIES[family].sample(rng), EGO4D_FRAMES, window)
                 text = _narration(rng, verb, things[0])
@@ -871,7 +898,7 @@ def write_video(path: Path, frames: np.ndarray, codec: str) -> None:
     import av
 
     options = (
-        {"crf": "12", "b": "0", "deadline": "good", "cpu-used": "5", "row-mt": "0", "lag-in-frames": "0"}
+        {"crf": "12", "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "0", "lag-in-frames": "0"}
         if codec == "libvpx-vp9"
         else {"crf": "12", "preset": "veryfast", "bf": "0"}
     )
@@ -914,7 +941,7 @@ def ssv2_labels(templates: list[str] | tuple[str, ...]) -> dict[str, str]:
 
 def _readme(seed: int, size: str, counts: dict[str, dict[str, int]]) -> str:
     return (
-        "ActionBench mini benchmark (synthetic; generated by `actionbench mini-data`)\n\n"
+        f"{_README_TITLE} (synthetic; generated by `actionbench mini-data`)\n\n"
         f"seed: {seed}\nsize: {size}\n"
         f"ssv2: {json.dumps(counts['ssv2'])}\nego4d: {json.dumps(counts['ego4d'])}\n\n"
         "Coloured shapes on textured backgrounds, in the official SSv2 (labels.json, train.json,\n"
@@ -923,6 +950,27 @@ def _readme(seed: int, size: str, counts: dict[str, dict[str, int]]) -> str:
         "played backwards: actions are visible only over time, objects in every frame. Not real footage;\n"
         "numbers on it say whether a pipeline works, not how good a model is.\n"
     )
+
+
+_README_TITLE = "ActionBench mini benchmark"
+
+
+def _clear_previous(out: Path) -> None:
+    """An earlier mini benchmark in `out` is replaced; any other non-empty folder is refused."""
+    if not out.exists() or not any(out.iterdir()):
+        return
+    readme = out / "README.txt"
+    ours = readme.is_file() and readme.read_text(encoding="utf-8", errors="replace").startswith(_README_TITLE)
+    if not ours or set(p.name for p in out.iterdir()) - {"README.txt", "ssv2", "ego4d"}:
+        raise MiniDataError(
+            f"{out}: folder is not empty and does not hold (only) a mini benchmark; choose another"
+        )
+    import shutil
+
+    for name in ("ssv2", "ego4d"):
+        if (out / name).exists():
+            shutil.rmtree(out / name)
+    readme.unlink()  # last, so an interrupted clean-up leaves a folder that is still recognisably ours
 
 
 def generate_mini(
@@ -935,14 +983,15 @@ def generate_mini(
 ) -> MiniInfo:
     """Write the mini benchmark under `out` (ssv2/, ego4d/, README.txt); same seed, same files.
 
+    An earlier mini benchmark in `out` is replaced; a folder holding anything else is refused.
+
     `workers` processes render and encode videos (default: up to 2 for the default size, 1 for tiny);
     `progress(done, total)` is called as videos are written.
     """
     started = time.perf_counter()
     _size(size)
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise MiniDataError(f"{out}: output folder is not empty")
+    _clear_previous(out)
     ssv2_root, ego4d_root = out / "ssv2", out / "ego4d"
     (ssv2_root / "videos").mkdir(parents=True, exist_ok=True)
     (ego4d_root / "videos").mkdir(parents=True, exist_ok=True)

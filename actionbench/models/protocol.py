@@ -8,8 +8,9 @@ Frames arrive as float32 `[B, T, 3, H, W]`, already squash-resized to `preproces
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 

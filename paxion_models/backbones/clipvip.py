@@ -213,6 +213,10 @@ class ClipVip(Backbone):
     def device(self) -> torch.device:
         return self.clipmodel.visual_projection.weight.device
 
+    def project_visual(self, x: torch.Tensor) -> torch.Tensor:
+        """Patch-token space -> global space, as the original KP-Transformer did: `visual_projection`, no LN."""
+        return self.clipmodel.visual_projection(x)
+
     def encode_video(self, frames: torch.Tensor) -> VideoFeatures:
         vision = self.clipmodel.vision_model
         b, t = frames.shape[:2]

@@ -128,7 +128,7 @@ class VisualTransformer(nn.Module):
         b, t, length, c = final.shape
         side = round((length - 1) ** 0.5)
         query = self.temporal_cls_token.to(final.dtype).expand(b, 1, c)
-        for dpe, dec, y in zip(self.dpe, self.dec, taps):
+        for dpe, dec, y in zip(self.dpe, self.dec, taps, strict=True):
             patches = y[:, :, 1:]  # [B, T, HW, C]
             grid = patches.permute(0, 3, 1, 2).reshape(b, c, t, side, side)
             moved = dpe(grid).reshape(b, c, t, length - 1).permute(0, 2, 3, 1)
@@ -203,6 +203,7 @@ class InternVideo(Backbone):
         self.tokens_per_frame = cfg.grid**2 + 1
         self.preprocess = Preprocess(size=(cfg.image_size, cfg.image_size))  # CLIP mean/std
         self.clip = InternVideoCLIP(cfg)
+        self.keep_trunk = True  # keep the extractor layers' outputs for the cheap reversed view (4 x [B,T,257,1024])
         self.weights_hash: str | None = None
         self.load_report: LoadReport | None = None
 
@@ -218,6 +219,10 @@ class InternVideo(Backbone):
     def device(self) -> torch.device:
         return self.clip.visual.conv1.weight.device
 
+    def project_visual(self, x: torch.Tensor) -> torch.Tensor:
+        """Patch-token space -> global space, as the original KP-Transformer did: `@ visual_proj`, no LN."""
+        return x @ self.clip.visual_proj.to(x.dtype)
+
     # -- video
 
     def encode_video(self, frames: torch.Tensor) -> InternVideoFeatures:
@@ -230,7 +235,7 @@ class InternVideo(Backbone):
     def _features(self, taps: tuple[torch.Tensor, ...]) -> InternVideoFeatures:
         final = taps[-1]
         feature = self.clip.visual.transformer.extract(taps[: len(self.clip.visual.transformer.dpe)], final)
-        return InternVideoFeatures(self.clip.project_video(feature), final, taps)
+        return InternVideoFeatures(self.clip.project_video(feature), final, taps if self.keep_trunk else None)
 
     def encode_video_reversed(self, frames: torch.Tensor, forward: VideoFeatures | None = None) -> VideoFeatures:
         """Reuses the forward pass's frame-wise trunk (flipped in time) and re-runs only the temporal extractor."""

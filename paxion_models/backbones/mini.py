@@ -60,7 +60,8 @@ class WordTokenizer:
 
 @dataclass
 class MiniConfig:
-    image_size: int = 32
+    image_size: int = 64
+    grid: int = 4  # patch tokens per frame = grid * grid
     width: int = 64  # patch-token and text-token width
     embed_dim: int = 64  # global video/text vector size
     text_layers: int = 2
@@ -76,8 +77,8 @@ class FrameEncoder(nn.Module):
     def __init__(self, cfg: MiniConfig):
         super().__init__()
         w = cfg.width
-        self.conv = nn.Sequential(nn.Conv2d(3, 32, 4, stride=4), nn.GELU(), nn.Conv2d(32, w, 2, stride=2))  # /8
-        grid = cfg.image_size // 8
+        grid, k = cfg.grid, cfg.image_size // (2 * cfg.grid)
+        self.conv = nn.Sequential(nn.Conv2d(3, 32, k, stride=k), nn.GELU(), nn.Conv2d(32, w, 2, stride=2))  # -> grid x grid
         self.position = nn.Parameter(torch.randn(grid * grid, w) * 0.02)
         self.mlp = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, 2 * w), nn.GELU(), nn.Linear(2 * w, w))
         self.norm = nn.LayerNorm(w)
@@ -118,7 +119,7 @@ class MiniBackbone(Backbone):
         super().__init__()
         self.cfg = cfg
         self.embed_dim, self.patch_dim = cfg.embed_dim, cfg.width
-        self.tokens_per_frame = (cfg.image_size // 8) ** 2
+        self.tokens_per_frame = cfg.grid**2
         self.preprocess = Preprocess(size=(cfg.image_size, cfg.image_size), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
         self.tokenizer = WordTokenizer(cfg.vocab, cfg.max_words)
         self.frames = FrameEncoder(cfg)

@@ -31,7 +31,13 @@ from torch import nn
 
 from actionbench.models.protocol import Preprocess
 from paxion_models.backbones.base import Backbone, TextFeatures, VideoFeatures
-from paxion_models.backbones.checkpoints import CheckpointError, LoadReport, OfficialLayout, Resize, load_official
+from paxion_models.backbones.checkpoints import (
+    CheckpointError,
+    LoadReport,
+    OfficialLayout,
+    Resize,
+    load_official,
+)
 from paxion_models.backbones.layers import merge_heads, split_heads
 from paxion_models.backbones.tokenizers import WordPiece
 
@@ -348,6 +354,10 @@ class Singularity(Backbone):
     @property
     def device(self) -> torch.device:
         return self.vision_proj.weight.device
+
+    def project_visual(self, x: torch.Tensor) -> torch.Tensor:
+        """Patch-token space -> global space, as the original KP-Transformer did: `vision_proj`."""
+        return self.vision_proj(x)
 
     def temporal_embedding(self, frames: int) -> torch.Tensor:
         """`[1, T, 1, D]`: the first T slots, or a linear interpolation when T exceeds them (as the original)."""

@@ -1,0 +1,158 @@
+"""The Paxion reference entries, as models the ActionBench harness scores (entry point `actionbench.models`).
+
+For each backbone B (`mini`, `openclip`): `B` (the frozen backbone alone), `kp-perceiver-vtc-B`,
+`kp-perceiver-vtc-dvdm-B`, `kp-transformer-vtc-B`, `sidetuning-B` and `paxion-B` (patcher + Knowledge Fuser).
+Each takes `checkpoint=` (`--checkpoint`): for a backbone entry the backbone's weights (the mini backbone's file;
+an open_clip file or `pretrained=` tag for `openclip`), for the others a checkpoint written by
+`actionbench train patcher|fuser`, whose config names the backbone it was trained on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from actionbench.models.protocol import ModelError, ModelSpec, VideoTextModel
+from paxion_models.backbones import Backbone, build_backbone
+from paxion_models.heads import Head, load_head
+from paxion_models.patcher import max_cosine
+
+VERSION = "paxion-1"
+BACKBONE_NAMES = ("mini", "openclip")
+
+# entry prefix -> (head variant, patcher variant, objectives the checkpoint must have been trained with)
+ENTRIES: dict[str, tuple[str, str, tuple[str, ...] | None]] = {
+    "kp-perceiver-vtc": ("perceiver", "perceiver", ("vtc",)),
+    "kp-perceiver-vtc-dvdm": ("perceiver", "perceiver", ("vtc", "vac", "atm")),
+    "kp-transformer-vtc": ("transformer", "transformer", ("vtc",)),
+    "sidetuning": ("side-tuning", "perceiver", None),
+    "paxion": ("xattn", "perceiver", None),
+}
+
+
+class BackboneModel(VideoTextModel):
+    """A frozen backbone's own global vectors, cosine similarity."""
+
+    version = VERSION
+
+    def __init__(self, backbone: Backbone):
+        self.backbone = backbone
+        self.preprocess = backbone.preprocess
+        self.order_invariant = bool(backbone.global_order_invariant)
+        self.logit_scale = backbone.logit_scale
+        self.weights_hash = getattr(backbone, "weights_hash", None)
+
+    def encode_videos(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.backbone.encode_video(frames).global_vec.float()
+
+    def encode_texts(self, texts: list[str]) -> torch.Tensor:
+        return self.backbone.encode_text(texts).global_vec.float()
+
+
+class PaxionModel(VideoTextModel):
+    """A trained head on a frozen backbone: video `[B, Q, D]`, text `[N, D]`, score = max-over-Q cosine."""
+
+    version = VERSION
+
+    def __init__(self, head: Head, backbone: Backbone, config: dict[str, Any]):
+        self.head, self.backbone, self.config = head.eval(), backbone, config
+        self.preprocess = backbone.preprocess
+        self.logit_scale = 1.0 / head.temperature.tau
+        self.weights_hash = config.get("weights_hash")
+        self.order_invariant = order_invariant(config, backbone)
+
+    def encode_videos(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone.encode_video(frames)).float()
+
+    def encode_videos_and_reversed(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One backbone pass where the backbone allows (frame-separable tokens are flipped, not re-encoded)."""
+        fwd = self.backbone.encode_video(frames)
+        rev = self.backbone.encode_video_reversed(frames, forward=fwd)
+        return self.head(fwd).float(), self.head(rev).float()
+
+    def encode_texts(self, texts: list[str]) -> torch.Tensor:
+        return self.backbone.encode_text(texts).global_vec.float()
+
+    def similarity(self, video_emb: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
+        return max_cosine(video_emb, text_emb)
+
+    def to(self, device: str | torch.device) -> PaxionModel:
+        self.device = torch.device(device)
+        self.head.to(self.device)
+        self.backbone.to(self.device)
+        return self
+
+
+def order_invariant(config: dict[str, Any], backbone: Backbone) -> bool:
+    """Can the head's score depend on frame order? Only through a temporal embedding, an order-sensitive
+    backbone (tokens mixed across frames, or a global vector the fuser reads)."""
+    if not backbone.frame_separable:
+        return False
+    patcher_blind = config["patcher_variant"] == "transformer" or not config["patcher"].get("temporal_embedding", False)
+    if config["variant"] in ("xattn", "side-tuning"):
+        return patcher_blind and backbone.global_order_invariant
+    return patcher_blind
+
+
+def _backbone_factory(name: str):
+    def factory(checkpoint: str | None = None, **args: Any) -> BackboneModel:
+        if name == "mini" and checkpoint is None:
+            raise ModelError("mini: needs --checkpoint (train one with `actionbench train backbone --mini`)")
+        try:
+            return BackboneModel(build_backbone(name, **({"checkpoint": checkpoint} if checkpoint else {}), **args))
+        except (ValueError, OSError) as e:
+            raise ModelError(f"{name}: {e}") from None
+
+    factory.__doc__ = f"the frozen {name} backbone alone"
+    return factory
+
+
+def _head_factory(entry: str, backbone_name: str):
+    variant, patcher_variant, objectives = ENTRIES[entry]
+
+    def factory(checkpoint: str | None = None, backbone_checkpoint: str | None = None) -> PaxionModel:
+        name = f"{entry}-{backbone_name}"
+        if checkpoint is None:
+            raise ModelError(f"{name}: needs --checkpoint (written by `actionbench train ...`)")
+        try:
+            head, backbone, config = load_head(checkpoint, backbone_checkpoint=backbone_checkpoint)
+        except (ValueError, OSError) as e:
+            raise ModelError(f"{name}: {e}") from None
+        found = (config["variant"], config["patcher_variant"], config["backbone"]["name"])
+        if found != (variant, patcher_variant, backbone_name):
+            raise ModelError(f"{name}: {checkpoint} holds a {found[0]} head ({found[1]} patcher) on {found[2]}")
+        if objectives is not None and tuple(sorted(config["objectives"])) != tuple(sorted(objectives)):
+            raise ModelError(f"{name}: {checkpoint} was trained with {'+'.join(config['objectives'])}, not {'+'.join(objectives)}")
+        return PaxionModel(head, backbone, config)
+
+    factory.__doc__ = f"{entry} on the frozen {backbone_name} backbone"
+    return factory
+
+
+def specs() -> list[ModelSpec]:
+    out = []
+    for bb in BACKBONE_NAMES:
+        weights = "--checkpoint backbone.safetensors" if bb == "mini" else "arch=..., pretrained=<tag|file>"
+        out.append(ModelSpec(bb, _backbone_factory(bb), f"the frozen {bb} backbone alone (Paxion)", weights))
+        for entry in ENTRIES:
+            out.append(ModelSpec(f"{entry}-{bb}", _head_factory(entry, bb), f"{entry} on {bb} (Paxion)",
+                                 "--checkpoint <paxion checkpoint.safetensors>"))  # fmt: skip
+    return out
+
+
+class _Entries(list):
+    """The entry point's value: the list of specs (what the harness reads), also callable as `register()`."""
+
+    def __call__(self) -> list[ModelSpec]:
+        return list(self)
+
+
+register = _Entries(specs())
+
+
+def model_from_checkpoint(checkpoint: str | Path, **kw: Any) -> PaxionModel:
+    """Whatever head a checkpoint holds, as a model (for scripts that do not go through the registry)."""
+    head, backbone, config = load_head(checkpoint, **kw)
+    return PaxionModel(head, backbone, config)
