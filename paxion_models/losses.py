@@ -80,13 +80,29 @@ def world() -> tuple[int, int]:
     return 0, 1
 
 
+class _GatherWithGrad(torch.autograd.Function):
+    """all_gather forward; backward sums every rank's gradient for this rank's slice (all_reduce, then slice)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        rank, size = world()
+        out = [torch.empty_like(x) for _ in range(size)]
+        dist.all_gather(out, x.contiguous())
+        ctx.rows = (rank * x.shape[0], (rank + 1) * x.shape[0])
+        return torch.cat(out, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous()
+        dist.all_reduce(grad)
+        return grad[ctx.rows[0] : ctx.rows[1]]
+
+
 def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
     """All ranks' `x` concatenated on dim 0; gradients flow back to the rank that produced each slice."""
     if world()[1] == 1:
         return x
-    import torch.distributed.nn.functional as dist_fn
-
-    return torch.cat(dist_fn.all_gather(x), dim=0)
+    return _GatherWithGrad.apply(x)
 
 
 @torch.no_grad()
