@@ -31,7 +31,7 @@ def build_mini_probes(out: Path, seed: int, size: str, console: Console) -> dict
         for split in ("train", "val"):
             result, params = read_annotations(dataset, annotations, split)
             ps = build_probes(result.clips, dataset=dataset, split=split, parameters={**params, "benchmark": "mini"},
-                              skipped=result.skipped)
+                              skipped=result.skipped, object_pool="mini")
             folder = out / "probes" / f"{dataset}-{split}"
             ps.save(folder)
             sets[f"{dataset}-{split}"] = folder

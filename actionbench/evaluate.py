@@ -607,29 +607,50 @@ def _git_hash() -> str | None:
 
 
 def _weights_dtype(model: Any) -> str:
-    for value in [model, *vars(model).values()] if hasattr(model, "__dict__") else [model]:
-        if isinstance(value, torch.nn.Module):
-            for p in value.parameters():
-                return str(p.dtype).replace("torch.", "")
+    for module in _modules(model):
+        for p in module.parameters():
+            return str(p.dtype).replace("torch.", "")
     return "float32"
 
 
 def _set_eval(model: Any) -> None:
     """Dropout off: a model in training mode would give different scores on every pass."""
-    targets = [model, *vars(model).values()] if hasattr(model, "__dict__") else [model]
-    for value in targets:
-        if isinstance(value, torch.nn.Module):
-            value.eval()
+    for module in _modules(model):
+        module.eval()
+
+
+def _modules(model: Any) -> list[torch.nn.Module]:
+    if isinstance(model, torch.nn.Module):
+        return [model]
+    found = [v for v in vars(model).values() if isinstance(v, torch.nn.Module)] if hasattr(model, "__dict__") else []
     inner = getattr(model, "inner", None)
-    if inner is not None:
-        _set_eval(inner)
+    return found + (_modules(inner) if inner is not None else [])
+
+
+def parameters_digest(model: Any) -> str | None:
+    """A digest of every parameter and buffer (shape, dtype, sum, sum of squares), computed where they live.
+
+    Not cryptographic, but any retraining changes it: a model whose weights are not hashed (weights_hash None:
+    random init, or a factory that does not say what it loaded) cannot reuse another model's cache entries.
+    """
+    parts = []
+    for i, module in enumerate(_modules(model)):
+        with torch.no_grad():
+            for name, t in [*module.named_parameters(), *module.named_buffers()]:
+                x = t.detach().double()
+                # Rounded: summation order (device, kernel) must not change the digest.
+                parts.append((i, name, list(t.shape), str(t.dtype), f"{float(x.sum()):.12g}",
+                              f"{float((x * x).sum()):.12g}"))
+    return stable_hash(parts) if parts else None
 
 
 def _fingerprint(model: Any) -> dict[str, Any]:
+    weights_hash = getattr(model, "weights_hash", None)
     return {
         "name": getattr(model, "name", type(model).__name__),
         "args": {k: str(v) for k, v in sorted((getattr(model, "args", {}) or {}).items())},
-        "weights_hash": getattr(model, "weights_hash", None),
+        "weights_hash": weights_hash,
+        "parameters": parameters_digest(model) if weights_hash is None else None,
         "version": getattr(model, "version", None),
         "class": f"{type(model).__module__}.{type(model).__qualname__}",
     }
@@ -675,10 +696,10 @@ class Scoring:
         self.view_texts = {k: sorted(v) for k, v in view_texts.items()}
 
 
-def _namespace(scoring: Scoring, spec: FrameSpec, rt: Runtime) -> dict[str, Any]:
+def _namespace(scoring: Scoring, fingerprint: dict[str, Any], spec: FrameSpec, rt: Runtime) -> dict[str, Any]:
     """Everything but the item that can change a cached output (the protocol's cache key)."""
     return {
-        "model": _fingerprint(scoring.model),
+        "model": fingerprint,
         "kind": scoring.kind,
         "frame_spec": spec.to_dict(),
         "decoder": decoder_name(),
@@ -853,12 +874,13 @@ def evaluate(
             model = create_model(model, model_args)
         elif model_args:
             raise ValueError("model_args apply to a model given by name, not to a model object")
+        fingerprint = _fingerprint(model)  # before moving: the same on every device and process
         if callable(getattr(model, "to", None)):
             model = model.to(rt.device) or model
         _set_eval(model)
         scoring = Scoring(model, model_kind(model), callable(getattr(model, "score_probes", None)),
                           bool(getattr(model, "order_invariant", False)))
-        namespace = _namespace(scoring, spec, rt)
+        namespace = _namespace(scoring, fingerprint, spec, rt)
         if cache is False or scoring.by_probe:
             cache_root = None  # the chance line has nothing worth keeping
         else:

@@ -92,7 +92,8 @@ class FeatureSource:
     def _loader(self, batches: list[np.ndarray]) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
         data = ClipFrames(self.items, self.spec, self.backbone.preprocess)
         loader = torch.utils.data.DataLoader(
-            data, batch_sampler=[b.tolist() for b in batches], num_workers=self.num_workers, collate_fn=_collate
+            data, batch_sampler=[b.tolist() for b in batches], num_workers=self.num_workers, collate_fn=_collate,
+            generator=torch.Generator(),  # its own: drawing worker seeds from the global RNG would shift dropout on resume
         )
         for index, frames in loader:
             yield index, frames.to(self.device, non_blocking=True)

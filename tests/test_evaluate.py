@@ -311,3 +311,48 @@ def test_a_cross_encoder_scores_each_view_against_its_own_texts_once(suite, tmp_
     _, second = run(model, suite, tmp_path, cache=tmp_path / "cache", batch_size=3)
     assert model.pairs == 0
     assert_same(first, second)
+
+
+@pytest.mark.slow
+def test_the_mini_benchmark_evaluates_end_to_end_and_passes_the_leaderboard_checks(tmp_path):
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    demo = pytest.importorskip("actionbench.demo")
+    from actionbench.leaderboard.validate import (
+        ProbeSetIndex,
+        check_decisions,
+        check_metrics,
+        check_probe_ids,
+    )
+
+    sets = demo.build_mini_probes(tmp_path, 0, "tiny", Console(quiet=True))
+    data = tmp_path / "mini"
+    probes = [sets["ssv2-val"], sets["ego4d-val"]]
+    videos = [data / "ssv2" / "videos", data / "ego4d" / "videos"]
+    config = write_tiny_config(tmp_path)
+    for model, bundle in ((clip_name(config), "clip"), ("chance", "chance"), (f"first-frame:{clip_name(config)}", "ff")):
+        results, frame = evaluate(model, probes, videos, cache=tmp_path / "cache", workers=2, out=tmp_path / bundle)
+        assert set(results["results"]) == {"ssv2", "ego4d"} and not results["partial"]
+        assert {r["videos_root"] for r in results["probesets"]} == {str(v) for v in videos}
+        on_disk, predictions = read_bundle(tmp_path / bundle)
+        entry = SimpleNamespace(folder=tmp_path / bundle, results=on_disk, predictions=predictions)
+        check_probe_ids(entry, ProbeSetIndex.from_paths(probes))
+        check_decisions(entry)
+        check_metrics(entry)
+
+
+def test_changed_weights_without_a_weights_hash_never_reuse_cached_embeddings(suite, tmp_path, monkeypatch):
+    from _evalkit import Counting
+
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("AB_CALL_LOG", str(log))
+    model = Counting(str(suite[2]))
+    _, before = run(model, suite, tmp_path, cache=tmp_path / "cache")
+    log.unlink()
+    with torch.no_grad():
+        model.model.visual.proj.mul_(1.5).add_(0.01)  # "retrained" in place: same name, args and class
+    _, after = run(model, suite, tmp_path, cache=tmp_path / "cache")
+    assert sum(n for k, n in calls(log) if k == "video") == 20
+    assert not (before.s_true == after.s_true).all()

@@ -454,6 +454,7 @@ def test_placeholders_name_distinct_coloured_shapes_with_or_without_a_determiner
     assert any(p.split()[0] in COLOURS for p in placeholders)
     for c in _default_ssv2():
         assert len({t.colour for t in c.plan.things}) == len(c.plan.things)
+        assert all(t.name in mini.OBJECT_NAMES for t in c.plan.things)
 
 
 # ---- determinism ---------------------------------------------------------------------------------------------

@@ -75,9 +75,10 @@ def test_shipped_vocabulary_has_every_type_and_a_few_hundred_nouns():
     assert 300 <= len(SHIPPED) <= 2000
 
 
-def test_shipped_vocabulary_holds_the_mini_benchmark_shapes():
-    shapes = {"cube", "ball", "cone", "ring", "star", "cylinder", "box", "block", "disc", "pyramid"}
-    assert set(SHIPPED.candidates("something", "mini")) == shapes
+def test_shipped_vocabulary_holds_exactly_the_mini_benchmark_objects():
+    from actionbench.datasets.mini import OBJECT_NAMES
+
+    assert set(SHIPPED.candidates("something", "mini")) == set(OBJECT_NAMES)
 
 
 def test_shipped_file_says_how_it_was_made():

@@ -52,6 +52,8 @@ SHAPES = ("cube", "ball", "cone", "star", "ring", "cross")  # things that move
 CONTAINERS = ("cup", "bowl")  # glass vessels: things go into them, liquid fills them
 OPENABLES = ("box", "jar")
 NOUNS = SHAPES + CONTAINERS + OPENABLES + ("lamp", "balloon")
+# Every object name a mini caption can use: an object-replacement vocabulary for this benchmark would draw here.
+OBJECT_NAMES = tuple(f"{colour} {noun}" for colour in COLOURS for noun in NOUNS)
 
 SKIN = (222, 186, 160)
 CLOTH = (222, 222, 212)
@@ -146,6 +148,13 @@ class MiniInfo:
     size: str
     counts: dict[str, dict[str, int]]
     seconds: float
+
+    def __str__(self) -> str:
+        parts = "; ".join(
+            f"{dataset} " + ", ".join(f"{split} {n}" for split, n in splits.items())
+            for dataset, splits in self.counts.items()
+        )
+        return f"{parts} (seed {self.seed}, size {self.size}, {self.seconds:.1f} s)"
 
     @property
     def ssv2_videos(self) -> Path:

@@ -39,8 +39,12 @@ def build_probes(
     seed: int = 0,
     parameters: dict[str, Any] | None = None,
     skipped: Counter[str] | None = None,
+    object_pool: str | None = None,
 ) -> ProbeSet:
-    """All three probe types for the clips of one dataset split."""
+    """All three probe types for the clips of one dataset split.
+
+    `object_pool` is the object vocabulary's pool for replacements (default: the dataset's own).
+    """
     from actionbench.probes.objects import object_edit
 
     lexicon = lexicon or Lexicon.load()
@@ -64,14 +68,14 @@ def build_probes(
             probes.append(Probe(probe_id_for(key, None), VR, clip.clip_id, clip.text, None, None))
             used[clip.clip_id] = clip
         key = seed_key(dataset, clip.clip_id, OR, lexicon.version)
-        rep = object_edit(clip, lexicon, seeded_rng(key, seed))
+        rep = object_edit(clip, lexicon, seeded_rng(key, seed), pool=object_pool)
         if isinstance(rep, str):
             dropped[OR][rep] += 1
         else:
             foil, edit = rep
             probes.append(Probe(probe_id_for(key, {"seed": seed, **edit}), OR, clip.clip_id, clip.text, foil, edit))
             used[clip.clip_id] = clip
-    params = {"seed": seed, **(parameters or {})}
+    params = {"seed": seed, "object_pool": object_pool or dataset, **(parameters or {})}
     return ProbeSet.create(
         list(used.values()), probes, lexicon_version=lexicon.version, dataset=dataset, split=split,
         parameters=params, dropped=dropped,

@@ -78,12 +78,12 @@ def _needs_count(clip: Clip, group: list[ObjectSlot]) -> bool:
 
 
 def _fitting(
-    vocab: Any, clip: Clip, group: list[ObjectSlot], excluded: set[str], *, keep_type: bool
+    vocab: Any, clip: Clip, group: list[ObjectSlot], excluded: set[str], *, keep_type: bool, dataset: str
 ) -> list[str]:
     """The sorted nouns that may replace one object: they fit all its slots, are not excluded, and count."""
-    pool = vocab.candidates(group[0].slot, clip.dataset, like=group[0].text if keep_type else None)
+    pool = vocab.candidates(group[0].slot, dataset, like=group[0].text if keep_type else None)
     for s in group[1:]:
-        allowed = set(vocab.candidates(s.slot, clip.dataset, like=s.text if keep_type else None))
+        allowed = set(vocab.candidates(s.slot, dataset, like=s.text if keep_type else None))
         pool = [n for n in pool if n in allowed]
     pool = [n for n in pool if n not in excluded and head_noun(n) not in excluded]
     if _needs_count(clip, group):
@@ -93,10 +93,14 @@ def _fitting(
     return pool
 
 
-def object_edit(clip: Clip, lexicon: Any, rng: np.random.Generator) -> tuple[str, dict[str, Any]] | str:
+def object_edit(
+    clip: Clip, lexicon: Any, rng: np.random.Generator, *, pool: str | None = None
+) -> tuple[str, dict[str, Any]] | str:
     """The OR foil and its edit record, or the reason the clip has no OR probe.
 
     `lexicon` is an `actionbench.lexicon.Lexicon`; `rng` is seeded from the clip's seed key by the caller.
+    `pool` names the vocabulary's dataset pool to draw from (default: the clip's dataset; the embedded mini
+    benchmark draws from its own objects).
     Replacements are drawn one object (`ref`) at a time in order of first mention, each from the sorted
     candidates of its slots' types, so a fixed seed gives a fixed foil. A replacement keeps the original's
     vocabulary type where that fits ("water" -> another substance), else takes any type the slot accepts.
@@ -116,12 +120,13 @@ def object_edit(clip: Clip, lexicon: Any, rng: np.random.Generator) -> tuple[str
     replaced: list[dict[str, Any]] = []
     articles: list[dict[str, Any]] = []
     for ref, group in refs.items():
-        pool = _fitting(vocab, clip, group, excluded, keep_type=True) or _fitting(
-            vocab, clip, group, excluded, keep_type=False
+        dataset = pool or clip.dataset
+        nouns = _fitting(vocab, clip, group, excluded, keep_type=True, dataset=dataset) or _fitting(
+            vocab, clip, group, excluded, keep_type=False, dataset=dataset
         )
-        if not pool:
+        if not nouns:
             return NO_CANDIDATE
-        noun = pool[int(rng.integers(len(pool)))]
+        noun = nouns[int(rng.integers(len(nouns)))]
         excluded.add(head_noun(noun))
         for s in group:
             c = change(clip.text, s.start, s.end, pluralize(noun) if is_plural(s.text) else noun)

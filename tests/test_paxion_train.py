@@ -1,0 +1,161 @@
+"""Training: reversed views by flipping = a second pass, resume = the same trajectory, checkpoints, entries, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from actionbench.models.protocol import ModelError
+from paxion_models.backbones import build_backbone
+from paxion_models.backbones.mini import MiniBackbone, MiniConfig, WordTokenizer
+from paxion_models.checkpoints import load_checkpoint
+from paxion_models.data import TrainingDataError, load_training_set
+from paxion_models.synthetic import make_split
+from paxion_models.train import TrainConfig, state_change_heuristic, train_head
+
+FAST = dict(batch_size=8, lr=1e-3, amp=False, seed=3)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("synthetic")
+    train = make_split(root, "train", 16, seed=0)
+    val = make_split(root, "val", 8, seed=0)
+    texts = load_training_set([train]).texts()
+    torch.manual_seed(0)
+    backbone = MiniBackbone(MiniConfig(image_size=32, vocab=WordTokenizer.from_texts(texts).vocab))
+    ckpt = backbone.save(root / "mini.safetensors")
+    return {"root": root, "train": [train], "val": val, "backbone": str(ckpt)}
+
+
+def mini(data):
+    return build_backbone("mini", checkpoint=data["backbone"])
+
+
+def test_training_items_are_the_clips_with_an_antonym_and_missing_videos_are_counted(data, tmp_path):
+    ts = load_training_set(data["train"])
+    assert len(ts.items) == 16 and all(i.antonym and i.antonym != i.text for i in ts.items)
+    probes, _ = data["train"][0]
+    with pytest.raises(TrainingDataError, match="16 video missing"):
+        load_training_set([(probes, tmp_path / "nowhere")])
+
+
+def test_atm_by_flipping_gives_the_loss_of_a_second_backbone_pass(data, tmp_path):
+    runs = {}
+    for how in ("flip", "pass"):
+        cfg = TrainConfig(objectives="vtc,vac,atm", steps=2, reverse_by=how, **FAST)
+        runs[how] = train_head(mini(data), data["train"], tmp_path / how, cfg, progress=False).history
+    for a, b in zip(runs["flip"], runs["pass"]):
+        assert abs(a["loss"] - b["loss"]) < 1e-5 and abs(a["atm"] - b["atm"]) < 1e-5
+
+
+def test_a_killed_and_resumed_run_follows_the_same_loss_trajectory(data, tmp_path):
+    cfg = TrainConfig(objectives="vtc,vac,atm", steps=6, **FAST)
+    straight = train_head(mini(data), data["train"], tmp_path / "straight", cfg, progress=False).history
+    train_head(mini(data), data["train"], tmp_path / "resumed", cfg, stop_after=3, progress=False)
+    resumed = train_head(mini(data), data["train"], tmp_path / "resumed", cfg, progress=False).history
+    assert [h["step"] for h in resumed] == list(range(6))
+    assert [h["loss"] for h in resumed] == pytest.approx([h["loss"] for h in straight], abs=1e-6)
+
+
+def test_resuming_with_another_config_is_refused(data, tmp_path):
+    train_head(mini(data), data["train"], tmp_path, TrainConfig(steps=1, **FAST), progress=False)
+    with pytest.raises(ValueError, match="different config"):
+        train_head(mini(data), data["train"], tmp_path, TrainConfig(steps=2, **FAST), progress=False)
+
+
+def test_cached_features_train_like_features_computed_per_batch(data, tmp_path):
+    a = train_head(mini(data), data["train"], tmp_path / "a", TrainConfig(objectives="vtc,atm", steps=2, **FAST), progress=False)
+    b = train_head(mini(data), data["train"], tmp_path / "b", TrainConfig(objectives="vtc,atm", steps=2, cache_features=True, **FAST),
+                   cache_dir=tmp_path / "cache", progress=False)  # fmt: skip
+    assert [h["loss"] for h in a.history] == pytest.approx([h["loss"] for h in b.history], abs=1e-5)
+    assert list((tmp_path / "cache").glob("features-*.safetensors"))
+
+
+def test_checkpoint_holds_only_the_head_and_its_config_and_loads_as_a_registry_entry(data, tmp_path):
+    from actionbench.models.registry import create_model
+
+    result = train_head(mini(data), data["train"], tmp_path, TrainConfig(objectives="vtc", steps=1, **FAST), progress=False)
+    weights, config = load_checkpoint(result.checkpoint)
+    assert all(k.startswith(("net.", "temperature.")) for k in weights)
+    assert sum(v.numel() for v in weights.values()) == result.trainable_params
+    assert config["backbone"]["name"] == "mini" and config["objectives"] == ["vtc"]
+    model = create_model("kp-perceiver-vtc-mini", {"checkpoint": str(result.checkpoint)})
+    assert model.order_invariant is False
+    x = torch.randn(2, 8, 3, 32, 32)
+    with torch.no_grad():
+        fwd, rev = model.encode_videos_and_reversed(x)
+        torch.testing.assert_close(fwd, model.encode_videos(x))
+        torch.testing.assert_close(rev, model.encode_videos(torch.flip(x, dims=[1])), atol=1e-5, rtol=0)
+        s = model.similarity(fwd, model.encode_texts(["moving red box from left to right"]))
+    assert s.shape == (2, 1)
+    with pytest.raises(ModelError, match="trained with vtc"):
+        create_model("kp-perceiver-vtc-dvdm-mini", {"checkpoint": str(result.checkpoint)})
+    with pytest.raises(ModelError, match="perceiver head"):
+        create_model("paxion-mini", {"checkpoint": str(result.checkpoint)})
+
+
+def test_transformer_patcher_entry_declares_itself_order_invariant(data, tmp_path):
+    from actionbench.models.registry import create_model
+
+    cfg = TrainConfig(variant="transformer", objectives="vtc", steps=1, patcher_overrides={"heads": 4}, **FAST)
+    result = train_head(mini(data), data["train"], tmp_path, cfg, progress=False)
+    model = create_model("kp-transformer-vtc-mini", {"checkpoint": str(result.checkpoint)})
+    assert model.order_invariant is True  # no temporal embedding on frame-separable tokens: reported, not patched
+
+
+def test_fuser_and_sidetuning_train_on_a_patcher_jointly_or_frozen(data, tmp_path):
+    from actionbench.models.registry import create_model
+
+    patcher = train_head(mini(data), data["train"], tmp_path / "kp", TrainConfig(objectives="vtc,vac,atm", steps=1, **FAST),
+                         progress=False).checkpoint  # fmt: skip
+    frozen = train_head(mini(data), data["train"], tmp_path / "fuser", TrainConfig(variant="xattn", steps=2, freeze_patcher=True, **FAST),
+                        patcher_checkpoint=patcher, progress=False)  # fmt: skip
+    weights, _ = load_checkpoint(frozen.checkpoint)
+    kp, _ = load_checkpoint(patcher)
+    torch.testing.assert_close(weights["net.patcher.latents"], kp["net.latents"])  # frozen: unchanged
+    joint = train_head(mini(data), data["train"], tmp_path / "side", TrainConfig(variant="side-tuning", steps=2, **FAST),
+                       patcher_checkpoint=patcher, progress=False)  # fmt: skip
+    assert not torch.equal(load_checkpoint(joint.checkpoint)[0]["net.patcher.latents"], kp["net.latents"])
+    assert create_model("paxion-mini", {"checkpoint": str(frozen.checkpoint)}).order_invariant is False
+    assert create_model("sidetuning-mini", {"checkpoint": str(joint.checkpoint)}).encode_videos(torch.randn(1, 8, 3, 32, 32)).shape == (1, 1, 64)
+
+
+def test_state_change_gating_from_a_flags_file_and_the_heuristic(data, tmp_path):
+    ts = load_training_set(data["train"])
+    flags = {i.clip_id: {"if_keep": n % 2 == 0} for n, i in enumerate(ts.items)}
+    (tmp_path / "flags.json").write_text(json.dumps(flags))
+    result = train_head(mini(data), data["train"], tmp_path / "run", TrainConfig(objectives="vtc,atm", steps=2,
+                        atm_gating=str(tmp_path / "flags.json"), **FAST), progress=False)  # fmt: skip
+    assert result.history[-1]["atm"] > 0
+    still = torch.ones(1, 8, 4, 16)
+    moving = torch.cat([torch.ones(1, 4, 4, 16), -torch.ones(1, 4, 4, 16)], dim=1)
+    assert state_change_heuristic(torch.cat([still, moving]), 0.95).tolist() == [False, True]
+
+
+def test_train_patcher_command(data, tmp_path):
+    from typer.testing import CliRunner
+
+    from paxion_models.commands import app
+
+    probes, videos = data["train"][0]
+    result = CliRunner().invoke(app, ["patcher", "--backbone", "mini", "--backbone-checkpoint", data["backbone"],
+                                      "--probes", str(probes), "--videos", str(videos), "--objectives", "vtc,vac,atm",
+                                      "--steps", "2", "--batch-size", "8", "--out", str(tmp_path)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "checkpoint.safetensors").is_file() and "trainable parameters" in result.output
+    bad = CliRunner().invoke(app, ["patcher", "--backbone", "mini", "--probes", str(probes), "--out", str(tmp_path / "x")])
+    assert bad.exit_code != 0
+
+
+@pytest.mark.slow
+def test_mini_backbone_training_separates_antonym_captions(data, tmp_path):
+    from paxion_models.backbones.mini import cosine
+    from paxion_models.train_mini import MiniTrainConfig, train_mini_backbone
+
+    result = train_mini_backbone(data["train"], tmp_path, MiniTrainConfig(steps=40, batch_size=8, image_size=32), progress=False)
+    backbone = build_backbone("mini", checkpoint=str(result.checkpoint))
+    assert cosine(backbone, "moving red box from left to right", "moving red box from right to left") < 0.9
