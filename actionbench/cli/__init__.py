@@ -19,7 +19,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
+console = Console(soft_wrap=True)  # long paths and ids stay on one line (scripts grep them)
 err_console = Console(stderr=True)
 
 

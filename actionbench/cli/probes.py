@@ -7,6 +7,7 @@ from enum import Enum
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import track
 from rich.table import Table
 
@@ -144,7 +145,7 @@ def doctor_cmd(
             t.add_column("video")
             t.add_column("error")
             for b in report.bad:
-                t.add_row(b.clip_id, b.video, b.error)
+                t.add_row(escape(b.clip_id), escape(b.video), escape(b.error))
             console.print(t)
         else:
             console.print(f"{folder}: all {report.checked} videos decode ({report.decoder})")
