@@ -25,7 +25,7 @@ def _sources(probes: list[Path] | None, videos: list[Path] | None, data: Path | 
     probes, videos = probes or [], videos or []
     if len(probes) != len(videos):
         raise typer.BadParameter(f"{len(probes)} --probes but {len(videos)} --videos: give one videos root per probe set")
-    sources = list(zip(probes, videos))
+    sources = list(zip(probes, videos, strict=True))
     if data is not None:
         from paxion_models.data import mini_training_sources
 

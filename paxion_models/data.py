@@ -169,10 +169,10 @@ def mini_training_sources(data: str | Path, probes_out: str | Path) -> list[tupl
     if not any(p.exists() for p in found.values()):
         raise TrainingDataError(f"{data}: not a mini-benchmark folder (no ssv2/ or ego4d/egoclip.jsonl)")
     sources = []
-    for dataset, annotations in found.items():
-        if not annotations.exists():
+    for dataset, path in found.items():
+        if not path.exists():
             continue
-        result = read_ssv2(annotations, "train") if dataset == "ssv2" else read_egoclip(annotations, split="train")
+        result = read_ssv2(path, "train") if dataset == "ssv2" else read_egoclip(path, split="train")
         ps = build_probes(result.clips, dataset=dataset, split="train", skipped=result.skipped,
                           parameters={"benchmark": "mini"})  # fmt: skip
         folder = ps.save(probes_out / f"{dataset}-train")

@@ -16,10 +16,22 @@ import torch
 from torch import nn
 
 from paxion_models.backbones import Backbone, BackboneRef, VideoFeatures, build_backbone
-from paxion_models.checkpoints import CheckpointError, file_hash, load_checkpoint, load_strict, save_checkpoint
+from paxion_models.checkpoints import (
+    CheckpointError,
+    file_hash,
+    load_checkpoint,
+    load_strict,
+    save_checkpoint,
+)
 from paxion_models.fuser import FuserConfig, KnowledgeFuser, SideTuning
 from paxion_models.losses import Temperature
-from paxion_models.patcher import PerceiverConfig, PerceiverPatcher, TransformerConfig, TransformerPatcher, max_cosine
+from paxion_models.patcher import (
+    PerceiverConfig,
+    PerceiverPatcher,
+    TransformerConfig,
+    TransformerPatcher,
+    max_cosine,
+)
 
 PATCHERS = ("perceiver", "transformer")
 FUSERS = ("xattn", "side-tuning")

@@ -31,7 +31,7 @@ from paxion_models.backbones import Backbone
 from paxion_models.checkpoints import load_checkpoint
 from paxion_models.data import BatchOrder, apply_flags, load_state_change_flags, load_training_set
 from paxion_models.features import FeatureSource, autocast
-from paxion_models.heads import PATCHERS, Head, backbone_record, build_head, patcher_config, save_head
+from paxion_models.heads import PATCHERS, backbone_record, build_head, patcher_config, save_head
 from paxion_models.losses import Objectives, paxion_loss, world
 from paxion_models.patcher import count_parameters
 
@@ -224,7 +224,7 @@ def train_head(
         stop = total if stop_after is None else min(total, stop_after)
         t0 = time.perf_counter()
         head.train()
-        for step, batch in zip(range(start, stop), features.batches(order, start, stop)):
+        for step, batch in zip(range(start, stop), features.batches(order, start, stop), strict=True):
             lr = learning_rate(step, total, cfg)
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -283,7 +283,14 @@ def _gather_objects(x: torch.Tensor) -> list[torch.Tensor]:
 
 
 def _progress(enabled: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),

@@ -94,7 +94,7 @@ def train_mini_backbone(
         optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}], lr=cfg.lr)
         task = bar.add_task("training the mini backbone", total=cfg.steps, info="")
         t0 = time.perf_counter()
-        for step, index in zip(range(cfg.steps), order.batches(0, cfg.steps)):
+        for step, index in zip(range(cfg.steps), order.batches(0, cfg.steps), strict=True):
             lr = learning_rate(step, cfg.steps, cfg)  # type: ignore[arg-type]
             for group in optimizer.param_groups:
                 group["lr"] = lr

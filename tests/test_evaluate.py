@@ -356,3 +356,22 @@ def test_changed_weights_without_a_weights_hash_never_reuse_cached_embeddings(su
     _, after = run(model, suite, tmp_path, cache=tmp_path / "cache")
     assert sum(n for k, n in calls(log) if k == "video") == 20
     assert not (before.s_true == after.s_true).all()
+
+
+def test_eval_command_exits_non_zero_on_missing_videos_unless_allowed(suite, tmp_path):
+    from typer.testing import CliRunner
+
+    import actionbench.cli.evaluation  # noqa: F401  (registers the commands)
+    from actionbench.cli import app
+
+    probes, videos, _ = suite
+    partial = tmp_path / "videos"
+    partial.mkdir()
+    for f in sorted(videos.iterdir())[1:]:
+        (partial / f.name).symlink_to(f)
+    args = ["eval", "--model", "chance", "--probes", str(probes), "--videos", str(partial), "--workers", "0"]
+    refused = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "a")])
+    assert refused.exit_code == 1 and "could not be scored" in refused.output
+    assert read_bundle(tmp_path / "a")[0]["partial"] is True
+    allowed = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "b"), "--allow-missing"])
+    assert allowed.exit_code == 0 and "PARTIAL" in allowed.output

@@ -194,5 +194,5 @@ def test_two_ddp_ranks_give_the_loss_and_gradients_of_one_process_on_the_global_
     loss, grads = _loss_and_grads(slice(0, 8))
     for _, ddp_loss, ddp_grads in results:
         assert math.isclose(ddp_loss, float(loss), rel_tol=1e-5)
-        for a, b in zip(ddp_grads, grads):
+        for a, b in zip(ddp_grads, grads, strict=True):
             torch.testing.assert_close(torch.from_numpy(a), b, atol=1e-6, rtol=1e-4)

@@ -48,7 +48,7 @@ def test_atm_by_flipping_gives_the_loss_of_a_second_backbone_pass(data, tmp_path
     for how in ("flip", "pass"):
         cfg = TrainConfig(objectives="vtc,vac,atm", steps=2, reverse_by=how, **FAST)
         runs[how] = train_head(mini(data), data["train"], tmp_path / how, cfg, progress=False).history
-    for a, b in zip(runs["flip"], runs["pass"]):
+    for a, b in zip(runs["flip"], runs["pass"], strict=True):
         assert abs(a["loss"] - b["loss"]) < 1e-5 and abs(a["atm"] - b["atm"]) < 1e-5
 
 
