@@ -55,14 +55,11 @@ def decide(
     if not (math.isfinite(a) and math.isfinite(b)):
         raise MetricsError(f"probe {probe_id}: non-finite score (s_true={s_true}, s_foil={s_foil})")
     tie = abs(a - b) <= TIE_RTOL * max(1.0, abs(a), abs(b))
-    if policy == "half":
+    # 'strict' covers AA and OR only: on VR every order-invariant model ties, and would score 0%, so VR
+    # ties keep their half credit under it.
+    if policy == "half" or (policy == "strict" and task == "video_reversal"):
         return (0.5 if tie else float(a > b)), tie
     if policy == "strict":
-        if task == "video_reversal":
-            raise MetricsError(
-                "tie policy 'strict' is not defined for video_reversal: every order-invariant model would "
-                "score 0% (use 'half' or 'paper')"
-            )
         return (0.0 if tie else float(a > b)), tie
     # policy == "paper": the original code's behaviour, kept for reproducing its numbers.
     if task != "video_reversal":

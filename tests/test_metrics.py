@@ -40,9 +40,11 @@ def test_strict_policy_gives_no_credit_to_a_tie():
     assert decide(0.6, 0.5, "object_replacement", "strict", "p", None) == (1.0, False)
 
 
-def test_strict_policy_is_refused_for_video_reversal():
-    with pytest.raises(MetricsError, match="video_reversal"):
-        decide(0.5, 0.4, "video_reversal", "strict", "p", None)
+def test_strict_policy_keeps_half_credit_for_video_reversal_ties():
+    # under strict, an order-invariant model would score 0% on VR; strict covers AA and OR only
+    assert decide(0.5, 0.5, "video_reversal", "strict", "p", None) == (0.5, True)
+    assert decide(0.5, 0.4, "video_reversal", "strict", "p", None) == (1.0, False)
+    assert decide(0.5, 0.5, "action_antonym", "strict", "p", None) == (0.0, True)
 
 
 def test_paper_policy_counts_text_ties_as_correct_like_the_original_argmax():
