@@ -87,6 +87,8 @@ def _train(kind: str, **kw) -> None:
         args = _parse_args(kw["backbone_arg"])
         if kw["backbone_checkpoint"]:
             args["checkpoint"] = str(kw["backbone_checkpoint"])
+        if kw["backbone"] == "mini" and "checkpoint" not in args:
+            raise typer.BadParameter("the mini backbone needs --backbone-checkpoint (from `actionbench train backbone --mini`)")
         backbone = build_backbone(kw["backbone"], **args)
     result = train_head(backbone, sources, kw["out"], cfg, patcher_checkpoint=kw.get("patcher"),
                         cache_dir=kw["out"] / "cache" if cfg.cache_features else None)  # fmt: skip

@@ -72,7 +72,7 @@ def build_patcher(variant: str, cfg: dict[str, Any], backbone: Backbone) -> nn.M
     if variant == "perceiver":
         return PerceiverPatcher(PerceiverConfig(**cfg))
     if variant == "transformer":
-        return TransformerPatcher(TransformerConfig(**cfg), project=getattr(backbone, "project_visual", None))
+        return TransformerPatcher(TransformerConfig(**cfg), project=backbone.project_visual)
     raise ValueError(f"unknown patcher variant {variant!r}")
 
 

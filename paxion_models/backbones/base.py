@@ -42,6 +42,8 @@ class Backbone(nn.Module):
     frame_separable: bool = False
     global_order_invariant: bool = False  # the global video vector cannot depend on frame order
     logit_scale: float | None = None
+    weights_hash: str | None = None  # digest of the weights loaded (recorded in head checkpoints)
+    args: dict = {}  # the arguments it was built with (set by `build_backbone`; recorded in head checkpoints)
 
     def freeze(self) -> Backbone:
         """Frozen and in eval mode, always (the original left dropout on during training)."""
@@ -59,6 +61,11 @@ class Backbone(nn.Module):
         raise NotImplementedError
 
     def encode_video(self, frames: torch.Tensor) -> VideoFeatures:
+        raise NotImplementedError
+
+    def project_visual(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Patch-token space `[..., D_v]` -> the global vector space `[..., D]` (the frozen visual projection the
+        KP-Transformer applies after pooling)."""
         raise NotImplementedError
 
     def encode_video_reversed(self, frames: torch.Tensor, forward: VideoFeatures | None = None) -> VideoFeatures:
