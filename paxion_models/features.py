@@ -103,8 +103,16 @@ class FeatureSource:
         return stable_hash(
             "paxion-features-1", bb.name, getattr(bb, "weights_hash", None), getattr(bb, "args", {}),
             [(i.clip_id, str(i.video), i.start, i.end) for i in self.items], self.spec.to_dict(),
-            bb.preprocess.to_dict(), self.need_reversed, self.need_global, self.reverse_by,
+            bb.preprocess.to_dict(), self._extras(),
         )  # fmt: skip
+
+    def _extras(self) -> tuple[str, ...]:
+        """What the cache holds beyond the forward view (so a VTC run and a DVDM run share one cache)."""
+        if not self.need_reversed:
+            return ()
+        if self.reverse_by == "pass":
+            return ("rev_global", "rev_tokens")
+        return ("rev_global",) if self.need_global and not self.backbone.global_order_invariant else ()
 
     def _cached(self, cache_dir: str | Path | None, progress) -> dict[str, torch.Tensor]:
         path = Path(cache_dir) / f"features-{self._key()}.safetensors" if cache_dir else None
@@ -118,9 +126,7 @@ class FeatureSource:
             fwd, rev = self.encode(frames)
             named = {"global": fwd.global_vec, "tokens": fwd.patch_tokens}
             if rev is not None:
-                named["rev_global"] = rev.global_vec
-                if self.reverse_by == "pass":
-                    named["rev_tokens"] = rev.patch_tokens
+                named |= {k: v for k, v in (("rev_global", rev.global_vec), ("rev_tokens", rev.patch_tokens)) if k in self._extras()}
             for k, v in named.items():
                 parts.setdefault(k, []).append(v.cpu())
             if progress:
@@ -145,7 +151,8 @@ class FeatureSource:
             rev = None
             if self.need_reversed:
                 tokens = t["rev_tokens"][i] if "rev_tokens" in t else torch.flip(t["tokens"][i], dims=[1])
-                rev = VideoFeatures(t["rev_global"][i].to(self.device), tokens.to(self.device))
+                glob = t["rev_global"][i] if "rev_global" in t else t["global"][i]
+                rev = VideoFeatures(glob.to(self.device), tokens.to(self.device))
             yield Batch(index, fwd, rev)
 
 

@@ -143,11 +143,15 @@ class MiniBackbone(Backbone):
         """Patch-token space -> the global vector space (the Transformer patcher pools then projects)."""
         return self.visual_proj(tokens)
 
-    def encode_video(self, frames: torch.Tensor) -> VideoFeatures:
+    def encode_frames(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`[B, T, 3, H, W]` -> (per-frame vectors `[B, T, D]`, patch tokens `[B, T, P, w]`)."""
         b, t = frames.shape[:2]
         tokens = self.frames(frames.flatten(0, 1)).unflatten(0, (b, t))  # [B, T, P, w]
-        per_frame = self.visual_proj(tokens.mean(2))  # [B, T, D]
-        return VideoFeatures(global_vec=per_frame.mean(1), patch_tokens=tokens)
+        return self.visual_proj(tokens.mean(2)), tokens
+
+    def encode_video(self, frames: torch.Tensor) -> VideoFeatures:
+        per_frame, tokens = self.encode_frames(frames)
+        return VideoFeatures(global_vec=per_frame.mean(1), patch_tokens=tokens)  # the mean over time: order-blind
 
     def encode_text(self, texts: list[str]) -> TextFeatures:
         ids, mask = self.tokenize(texts)
