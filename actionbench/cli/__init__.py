@@ -38,7 +38,10 @@ def _register() -> None:
         except Exception as e:  # a broken plugin must not break the core commands
             err_console.print(f"[yellow]warning:[/] command plugin {ep.name!r} not loaded ({e})")
             continue
-        app.add_typer(sub, name=ep.name)
+        if isinstance(sub, typer.Typer):
+            app.add_typer(sub, name=ep.name)
+        else:  # a plain function becomes one command
+            app.command(name=ep.name)(sub)
 
 
 def main() -> None:
