@@ -75,9 +75,11 @@ class TrainResult:
     trainable_params: int
     skipped: dict[str, int]
 
+    steps_run: int = 0  # in this call (a resumed run starts past its first steps)
+
     @property
     def steps_per_second(self) -> float:
-        return len(self.history) / self.seconds if self.seconds else float("nan")
+        return self.steps_run / self.seconds if self.seconds and self.steps_run else float("nan")
 
 
 def setup_distributed() -> tuple[int, int, torch.device]:
@@ -254,7 +256,7 @@ def train_head(
                 save(step + 1)
         seconds = time.perf_counter() - t0
         path = save(stop)
-    return TrainResult(path, history, stop, seconds, n_params, dict(data.skipped))
+    return TrainResult(path, history, stop, seconds, n_params, dict(data.skipped), steps_run=max(0, stop - start))
 
 
 def _info(record: dict[str, float]) -> str:

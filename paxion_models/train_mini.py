@@ -5,13 +5,6 @@ pushes each caption away from its action-antonym caption (`relu(cos(t, t_antonym
 order-aware text encoder separates "from left to right" from "from right to left". The video side is
 order-invariant and cannot tell those apart, so in InfoNCE a clip's antonym caption is masked out as a negative
 (it would only pull the two captions together); clips that share a caption are all positives.
-
-Frame-state auxiliary: real image encoders know object states frame by frame ("lid open", "lid closed") even
-when a frame-mean video vector loses their order. The mini backbone learns that from scratch in minutes only with
-help: each frame's similarity to the caption should rise from the clip's first half to its second, and to the
-antonym caption fall. This touches single-frame features only; the video vector is still their mean, so the
-backbone stays temporally blind (its AA and VR remain at chance), while a patcher that sees frame order can read
-the change.
 """
 
 from __future__ import annotations
@@ -40,7 +33,6 @@ class MiniTrainConfig:
     weight_decay: float = 0.01
     antonym_margin: float = 0.5
     antonym_weight: float = 1.0
-    state_weight: float = 1.0  # frame-state auxiliary (see the module docstring); 0 turns it off
     seed: int = 0
     image_size: int = 64
     grid: int = 4
@@ -66,21 +58,6 @@ def mini_loss(video: torch.Tensor, text: torch.Tensor, antonym: torch.Tensor, sa
     nce = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target.T / target.T.sum(1, keepdim=True)))
     cos = (t * a).sum(-1)
     return nce, F.relu(cos - margin).mean(), cos.mean().detach()
-
-
-def frame_state_loss(per_frame: torch.Tensor, text: torch.Tensor, antonym: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """Frame features that know object states: a caption's similarity rises from the first half of the clip to the
-    second (`Δ > 0`), its antonym's falls; a 2-way choice `[Δ, -Δ]` per caption. Only single frames are compared
-    with the text, and the video vector stays their mean, so the backbone's score remains order-blind."""
-    f = F.normalize(per_frame, dim=-1)  # [B, T, D]
-    half = f.shape[1] // 2
-    target = torch.zeros(f.shape[0], dtype=torch.long, device=f.device)
-    loss = 0.0
-    for t, sign in ((text, 1.0), (antonym, -1.0)):
-        s = torch.einsum("btd,bd->bt", f, F.normalize(t, dim=-1))  # [B, T]
-        delta = sign * (s[:, half:].mean(1) - s[:, :half].mean(1)) * scale
-        loss = loss + 0.5 * F.cross_entropy(torch.stack([delta, -delta], 1), target)
-    return loss
 
 
 def train_mini_backbone(
@@ -131,12 +108,11 @@ def train_mini_backbone(
             foil = ant[i][:, None] == cap[i][None, :]
             scale = model.log_scale.clamp(max=4.6052).exp()
             nce, sep, cos = mini_loss(video, text, anto, same, foil, scale, cfg.antonym_margin)
-            state = frame_state_loss(per_frame, text, anto, scale)
-            loss = nce + cfg.antonym_weight * sep + cfg.state_weight * state
+            loss = nce + cfg.antonym_weight * sep
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            record = {"step": step, "loss": loss.item(), "nce": nce.item(), "state": state.item(), "antonym_cos": cos.item(), "lr": lr}
+            record = {"step": step, "loss": loss.item(), "nce": nce.item(), "antonym_cos": cos.item(), "lr": lr}
             history.append(record)
             bar.update(task, advance=1, info=f"loss {record['loss']:.3f}  antonym cos {record['antonym_cos']:.2f}")
         seconds = time.perf_counter() - t0
