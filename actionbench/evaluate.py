@@ -20,6 +20,7 @@ import os
 import shlex
 import subprocess
 import sys
+import types
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -997,3 +998,14 @@ def command_line() -> str:
     if argv and argv[0].endswith(("__main__.py", "actionbench")):
         argv[0] = "actionbench"
     return shlex.join(argv)
+
+
+class _CallableModule(types.ModuleType):
+    """`actionbench.evaluate(...)` is the public entry point, but once this submodule is imported the package
+    attribute `actionbench.evaluate` is the module itself; making the module callable keeps both working."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> tuple[dict[str, Any], Any]:
+        return evaluate(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -373,3 +373,10 @@ def test_eval_command_exits_non_zero_on_missing_videos_unless_allowed(suite, tmp
     assert read_bundle(tmp_path / "a")[0]["partial"] is True
     allowed = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "b"), "--allow-missing"])
     assert allowed.exit_code == 0 and "PARTIAL" in allowed.output
+
+
+def test_the_package_level_evaluate_stays_callable_after_the_submodule_is_imported():
+    import actionbench
+    import actionbench.evaluate  # noqa: F401  (the submodule import used to shadow the function)
+
+    assert callable(actionbench.evaluate)
