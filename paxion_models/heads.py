@@ -68,15 +68,16 @@ def patcher_config(variant: str, backbone: Backbone, num_frames: int = 8, **over
     raise ValueError(f"unknown patcher variant {variant!r} (choose from {', '.join(PATCHERS)})")
 
 
-def build_patcher(variant: str, cfg: dict[str, Any], backbone: Backbone) -> nn.Module:
+def build_patcher(variant: str, cfg: dict[str, Any], backbone: Backbone | None) -> nn.Module:
+    """A patcher; `backbone` may be None where only the trainable weights matter (checking a checkpoint)."""
     if variant == "perceiver":
         return PerceiverPatcher(PerceiverConfig(**cfg))
     if variant == "transformer":
-        return TransformerPatcher(TransformerConfig(**cfg), project=backbone.project_visual)
+        return TransformerPatcher(TransformerConfig(**cfg), project=backbone.project_visual if backbone else None)
     raise ValueError(f"unknown patcher variant {variant!r}")
 
 
-def build_head(config: dict[str, Any], backbone: Backbone) -> Head:
+def build_head(config: dict[str, Any], backbone: Backbone | None) -> Head:
     """A head from its config: {variant, patcher_variant, patcher, fuser?, temperature, ...}."""
     variant = config["variant"]
     patcher_variant = config.get("patcher_variant", variant)

@@ -1,6 +1,7 @@
 """The Paxion reference entries, as models the ActionBench harness scores (entry point `actionbench.models`).
 
-For each backbone B (`mini`, `openclip`): `B` (the frozen backbone alone), `kp-perceiver-vtc-B`,
+For each backbone B (`mini`, `openclip`, and the paper's `internvideo`, `clipvip`, `singularity`): `B` (the frozen
+backbone alone), `kp-perceiver-vtc-B`,
 `kp-perceiver-vtc-dvdm-B`, `kp-transformer-vtc-B`, `sidetuning-B` and `paxion-B` (patcher + Knowledge Fuser).
 Each takes `checkpoint=` (`--checkpoint`): for a backbone entry the backbone's weights (the mini backbone's file;
 an open_clip file or `pretrained=` tag for `openclip`), for the others a checkpoint written by
@@ -20,7 +21,15 @@ from paxion_models.heads import Head, load_head
 from paxion_models.patcher import max_cosine
 
 VERSION = "paxion-1"
-BACKBONE_NAMES = ("mini", "openclip")
+BACKBONE_NAMES = ("mini", "openclip", "internvideo", "clipvip", "singularity")
+BACKBONE_WEIGHTS = {
+    "mini": "--checkpoint backbone.safetensors (actionbench train backbone --mini)",
+    "openclip": "arch=..., pretrained=<tag|file>",
+    "internvideo": "--checkpoint InternVideo-MM-L-14.safetensors (convert-checkpoint the official .ckpt)",
+    "clipvip": "--checkpoint pretrain_clipvip_base_32.safetensors (convert-checkpoint the official .pt)",
+    "singularity": "--checkpoint singularity_temporal_17m.safetensors, vocab.txt beside it (or vocab=...)",
+}
+PAPER_FUSER = {"internvideo"}  # the paper trained a Knowledge Fuser on InternVideo only
 
 # entry prefix -> (head variant, patcher variant, objectives the checkpoint must have been trained with)
 ENTRIES: dict[str, tuple[str, str, tuple[str, ...] | None]] = {
@@ -98,8 +107,8 @@ def order_invariant(config: dict[str, Any], backbone: Backbone) -> bool:
 
 def _backbone_factory(name: str):
     def factory(checkpoint: str | None = None, **args: Any) -> BackboneModel:
-        if name == "mini" and checkpoint is None:
-            raise ModelError("mini: needs --checkpoint (train one with `actionbench train backbone --mini`)")
+        if name != "openclip" and checkpoint is None:
+            raise ModelError(f"{name}: needs --checkpoint ({BACKBONE_WEIGHTS[name]})")
         try:
             return BackboneModel(build_backbone(name, **({"checkpoint": checkpoint} if checkpoint else {}), **args))
         except (ValueError, OSError) as e:
@@ -134,11 +143,14 @@ def _head_factory(entry: str, backbone_name: str):
 def specs() -> list[ModelSpec]:
     out = []
     for bb in BACKBONE_NAMES:
-        weights = "--checkpoint backbone.safetensors" if bb == "mini" else "arch=..., pretrained=<tag|file>"
-        out.append(ModelSpec(bb, _backbone_factory(bb), f"the frozen {bb} backbone alone (Paxion)", weights))
+        out.append(ModelSpec(bb, _backbone_factory(bb), f"the frozen {bb} backbone alone (Paxion)", BACKBONE_WEIGHTS[bb]))
         for entry in ENTRIES:
-            out.append(ModelSpec(f"{entry}-{bb}", _head_factory(entry, bb), f"{entry} on {bb} (Paxion)",
-                                 "--checkpoint <paxion checkpoint.safetensors>"))  # fmt: skip
+            note = " (our extension: the paper fused on InternVideo only)" if (
+                entry in ("paxion", "sidetuning") and bb not in PAPER_FUSER) else ""
+            weights = "--checkpoint <paxion checkpoint.safetensors>"
+            if bb not in ("mini", "openclip"):
+                weights += f" [--model-arg backbone_checkpoint=<{bb} .safetensors>]"
+            out.append(ModelSpec(f"{entry}-{bb}", _head_factory(entry, bb), f"{entry} on {bb} (Paxion){note}", weights))
     return out
 
 
