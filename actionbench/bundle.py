@@ -9,11 +9,11 @@ and `Any`. Errors are one line naming the file and the field (or line) at fault.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from actionbench.files import atomic_write, read_jsonl
 
 SCHEMA_VERSION = "1.0"
 RESULTS_FILE = "results.json"
@@ -220,20 +220,6 @@ def check_results(results: dict[str, Any], file: str | Path = RESULTS_FILE) -> N
 # ----------------------------------------------------------------------------------------- read / write
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_bundle(out_dir: str | Path, results: dict[str, Any], predictions: list[dict[str, Any]]) -> Path:
     """Write `results.json` (pretty, sorted keys) and `predictions.jsonl` (one row a line, by probe_id)."""
     out = Path(out_dir)
@@ -241,8 +227,8 @@ def write_bundle(out_dir: str | Path, results: dict[str, Any], predictions: list
     rows = sorted(predictions, key=lambda r: r["probe_id"])
     lines = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n" for r in rows)
     # Predictions first: a crash between the two writes leaves no results.json claiming them.
-    _atomic_write(out / PREDICTIONS_FILE, lines)
-    _atomic_write(out / RESULTS_FILE, json.dumps(results, indent=2, sort_keys=True, ensure_ascii=False,
+    atomic_write(out / PREDICTIONS_FILE, lines)
+    atomic_write(out / RESULTS_FILE, json.dumps(results, indent=2, sort_keys=True, ensure_ascii=False,
                                                  allow_nan=False) + "\n")
     return out
 
@@ -265,23 +251,16 @@ def read_predictions(path: Path) -> list[dict[str, Any]]:
         raise BundleError(f"{path}: missing")
     rows: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise BundleError(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
-            errors = schema_errors(row, PREDICTION_SCHEMA)
-            if errors:
-                raise BundleError(f"{path}:{lineno}: {errors[0]}")
-            if row["probe_id"] in seen:
-                raise BundleError(
-                    f"{path}:{lineno}: duplicate probe_id {row['probe_id']} (first on line {seen[row['probe_id']]})"
-                )
-            seen[row["probe_id"]] = lineno
-            rows.append(row)
+    for lineno, row in read_jsonl(path, BundleError):
+        errors = schema_errors(row, PREDICTION_SCHEMA)
+        if errors:
+            raise BundleError(f"{path}:{lineno}: {errors[0]}")
+        if row["probe_id"] in seen:
+            raise BundleError(
+                f"{path}:{lineno}: duplicate probe_id {row['probe_id']} (first on line {seen[row['probe_id']]})"
+            )
+        seen[row["probe_id"]] = lineno
+        rows.append(row)
     return rows
 
 

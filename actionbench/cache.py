@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from actionbench.files import atomic_write
 from actionbench.ids import canonical_json, stable_hash
 
 KINDS = ("video", "text", "pair")
@@ -31,34 +31,6 @@ def default_cache_dir() -> Path:
         return Path(os.environ["ACTIONBENCH_CACHE"])
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "actionbench" / "embeddings"
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some filesystems do not fsync directories; the rename is still atomic
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, fsync, rename, fsync the folder."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
 
 
 class EmbeddingCache:
@@ -77,7 +49,7 @@ class EmbeddingCache:
             (self.dir / "batches").mkdir(parents=True, exist_ok=True)
             described = self.dir / "namespace.json"
             if not described.is_file():  # for people reading the cache folder; the hash is the key
-                atomic_write_bytes(described, (json.dumps(namespace, indent=2, sort_keys=True) + "\n").encode())
+                atomic_write(described, (json.dumps(namespace, indent=2, sort_keys=True) + "\n").encode())
             self._load()
 
     # ------------------------------------------------------------------------------------------ reading
@@ -145,7 +117,7 @@ class EmbeddingCache:
         meta = {"keys": canonical_json(keys), "extra": canonical_json(extra)}
         self._serial += 1
         name = f"{kind}-r{self.rank:03d}-{self._serial:06d}-{uuid.uuid4().hex[:8]}.safetensors"
-        atomic_write_bytes(self.dir / "batches" / name, save({"rows": rows}, metadata=meta))
+        atomic_write(self.dir / "batches" / name, save({"rows": rows}, metadata=meta))
 
     def read_note(self, name: str) -> Any:
         """A small JSON note kept in the namespace (e.g. the order-invariance check), or None."""
@@ -158,4 +130,4 @@ class EmbeddingCache:
 
     def write_note(self, name: str, value: Any) -> None:
         if self.dir is not None:
-            atomic_write_bytes(self.dir / f"{name}.json", (json.dumps(value, sort_keys=True) + "\n").encode())
+            atomic_write(self.dir / f"{name}.json", (json.dumps(value, sort_keys=True) + "\n").encode())

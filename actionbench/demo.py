@@ -38,9 +38,9 @@ def build_mini_probes(out: Path, seed: int, size: str, console: Console) -> dict
     console.print(f"mini benchmark: {info}")
     sets: dict[str, tuple[Path, Path]] = {}
     rows = []
-    for dataset, annotations in (("ssv2", data / "ssv2"), ("ego4d", data / "ego4d" / "egoclip.jsonl")):
+    for dataset, source in (("ssv2", data / "ssv2"), ("ego4d", data / "ego4d" / "egoclip.jsonl")):
         for split in ("train", "val"):
-            result, params = read_annotations(dataset, annotations, split)
+            result, params = read_annotations(dataset, source, split)
             ps = build_probes(result.clips, dataset=dataset, split=split, parameters={**params, "benchmark": "mini"},
                               skipped=result.skipped, object_pool="mini")
             folder = out / "probes" / f"{dataset}-{split}"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from actionbench.datasets.records import SPLITS, AnnotationError, ReadResult, ego4d_split
+from actionbench.files import read_jsonl
 from actionbench.lexicon.ego4d import verb_lemma
 from actionbench.probes.schema import Clip, ObjectSlot
 from actionbench.probes.text import Token, tokenize
@@ -347,17 +348,10 @@ def _egoclip_records(path: Path) -> list[tuple[int, dict[str, Any]]]:
                     raise AnnotationError(f"{path}:{reader.line_num}: fewer fields than the header names")
                 out.append((reader.line_num, row))
         return out
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise AnnotationError(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
-            if not isinstance(record, dict):
-                raise AnnotationError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
-            out.append((lineno, record))
+    for lineno, record in read_jsonl(path, AnnotationError):
+        if not isinstance(record, dict):
+            raise AnnotationError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
+        out.append((lineno, record))
     return out
 
 

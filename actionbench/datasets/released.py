@@ -45,7 +45,7 @@ def import_released(path: str | Path, dataset: str, split: str) -> ProbeSet:
         raise ValueError(f"unknown dataset {dataset!r} (expected ssv2 or ego4d)")
     probes: list[Probe] = []
     dropped = {t: Counter() for t in TASKS}
-    for clip, rec in zip(clips, records):
+    for clip, rec in zip(clips, records, strict=True):
         aa_foil = rec.get(fields[AA])
         if aa_foil:
             aa_foil = _clean(dataset, aa_foil)
@@ -82,7 +82,7 @@ def _ssv2(path: Path) -> tuple[list[Clip], list[dict[str, Any]]]:
     records = json.loads(path.read_text(encoding="utf-8"))
     clips = [
         Clip(**{**c.to_dict(), "objects": (), "text": str(r["label"]), "raw_text": str(r["label"])})
-        for c, r in zip(result.clips, records)
+        for c, r in zip(result.clips, records, strict=True)
     ]
     return clips, records
 

@@ -388,18 +388,11 @@ def _ssv2_mentions(path: Path, skipped: Counter[str]) -> Iterable[tuple[str, str
 def _egoclip_mentions(path: Path, skipped: Counter[str]) -> Iterable[tuple[str, str | None]]:
     """(head noun, None) for the direct object of every narration of an EgoClip jsonl (field clip_text)."""
     from actionbench.datasets.ego4d import clean_text, parse_narration
+    from actionbench.files import read_jsonl
 
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise VocabularyError(f"{path}: cannot read EgoClip file ({e.strerror})") from None
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise VocabularyError(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
+    if not path.is_file():
+        raise VocabularyError(f"{path}: cannot read EgoClip file (not found)")
+    for lineno, rec in read_jsonl(path, VocabularyError):
         text = rec.get("clip_text") if isinstance(rec, dict) else None
         if not isinstance(text, str):
             raise VocabularyError(f"{path}:{lineno}: no 'clip_text'")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from actionbench import PROTOCOL_VERSION
+from actionbench.files import read_jsonl
 from actionbench.ids import canonical_json, stable_hash
 
 TASKS = ("action_antonym", "video_reversal", "object_replacement")
@@ -235,14 +236,9 @@ class ProbeSet:
 
 def _read_records(path: Path, make):
     out = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                out.append(make(json.loads(line)))
-            except json.JSONDecodeError as e:
-                raise ProbeSetError(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
-            except (TypeError, KeyError, AttributeError) as e:
-                raise ProbeSetError(f"{path}:{lineno}: not a valid record ({e})") from None
+    for lineno, record in read_jsonl(path, ProbeSetError):
+        try:
+            out.append(make(record))
+        except (TypeError, KeyError, AttributeError) as e:
+            raise ProbeSetError(f"{path}:{lineno}: not a valid record ({e})") from None
     return out
