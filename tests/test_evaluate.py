@@ -326,9 +326,8 @@ def test_the_mini_benchmark_evaluates_end_to_end_and_passes_the_leaderboard_chec
     )
 
     sets = demo.build_mini_probes(tmp_path, 0, "tiny", Console(quiet=True))
-    data = tmp_path / "mini"
-    probes = [sets["ssv2-val"], sets["ego4d-val"]]
-    videos = [data / "ssv2" / "videos", data / "ego4d" / "videos"]
+    probes = [sets["ssv2-val"][0], sets["ego4d-val"][0]]
+    videos = [sets["ssv2-val"][1], sets["ego4d-val"][1]]
     config = write_tiny_config(tmp_path)
     for model, bundle in ((clip_name(config), "clip"), ("chance", "chance"), (f"first-frame:{clip_name(config)}", "ff")):
         results, frame = evaluate(model, probes, videos, cache=tmp_path / "cache", workers=2, out=tmp_path / bundle)
