@@ -96,3 +96,14 @@ def test_a_malformed_probe_line_names_file_and_line(tmp_path: Path, real_ssv2: P
 
 def test_tasks_are_the_protocol_ids() -> None:
     assert TASKS == ("action_antonym", "video_reversal", "object_replacement")
+
+
+def test_building_in_several_processes_gives_the_same_bytes(real_ssv2: Path, monkeypatch) -> None:
+    import actionbench.probes.build as build
+
+    monkeypatch.setattr(build, "MIN_CHUNK", 50)
+    r = read_ssv2(real_ssv2, "val")
+    one = build_probes(r.clips, dataset="ssv2", split="val", workers=1)
+    two = build_probes(r.clips, dataset="ssv2", split="val", workers=2)
+    assert one.probeset_id == two.probeset_id
+    assert [p.to_dict() for p in one.probes] == [p.to_dict() for p in two.probes]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from enum import Enum
 from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.progress import track
 from rich.table import Table
 
 from actionbench.cli import app, console, fail
@@ -62,6 +62,7 @@ def build_probes_cmd(
     seed: int = typer.Option(0, help="seed for the random choices of object replacement"),
     alpha: float = typer.Option(4.9, help="Ego4D narration.json: EgoVLP window rule, half-width = beta / (2 alpha)"),
     report: bool = typer.Option(False, "--report", help="print the audit"),
+    workers: int = typer.Option(0, help="processes for building (0: one per CPU); the output does not depend on it"),
 ) -> None:
     """Build a versioned, audited ActionBench probe set from annotations."""
     from actionbench.probes.build import build_probes
@@ -75,8 +76,10 @@ def build_probes_cmd(
     params["annotations"] = source.name
     if source.is_file():
         params["annotations_sha256"] = _sha(source)
-    clips = track(result.clips, description="Building probes", console=console, transient=True)
-    ps = build_probes(clips, dataset=dataset.value, split=split, seed=seed, parameters=params, skipped=result.skipped)
+    workers = workers or os.cpu_count() or 1
+    with console.status(f"Building probes for {len(result.clips):,} clips ({workers} processes) ..."):
+        ps = build_probes(result.clips, dataset=dataset.value, split=split, seed=seed, parameters=params,
+                          skipped=result.skipped, workers=workers)
     ps.save(out)
     console.print(counts_table([(f"{dataset.value} {split} ({ps.probeset_id})", ps.manifest.counts)]))
     console.print(f"{result.total_records} records read, {len(result.clips)} clips; probe set written to {out}")

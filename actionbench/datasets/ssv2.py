@@ -15,6 +15,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from actionbench.datasets.records import AnnotationError, ReadResult
@@ -45,31 +46,32 @@ class Piece:
 
 def fill(template: str, placeholders: list[str]) -> tuple[str, list[Piece]]:
     """Refill a bracketed template; returns the sentence-cased text and its pieces with offsets."""
-    slots = SLOT.findall(template)
-    if len(slots) != len(placeholders):
-        raise ValueError(f"template {template!r} has {len(slots)} slots but {len(placeholders)} placeholders")
+    segments, words, n_slots = _template_parts(template)
+    if n_slots != len(placeholders):
+        raise ValueError(f"template {template!r} has {n_slots} slots but {len(placeholders)} placeholders")
     out: list[str] = []
     pieces: list[Piece] = []
     length = 0
-
-    def add_words(segment: str) -> None:
-        nonlocal length
-        for t in tokenize(segment):
-            pieces.append(Piece(t.text.lower(), length + t.start, length + t.end))
+    for k, segment in enumerate(segments):
+        pieces.extend(Piece(key, length + a, length + b) for key, a, b in words[k])
         out.append(segment)
         length += len(segment)
-
-    pos = 0
-    for k, m in enumerate(SLOT.finditer(template)):
-        add_words(template[pos : m.start()])
-        ph = " ".join(str(placeholders[k]).split())
-        pieces.append(Piece(f"[slot#{k}]", length, length + len(ph), slot=k))
-        out.append(ph)
-        length += len(ph)
-        pos = m.end()
-    add_words(template[pos:])
+        if k < n_slots:
+            ph = " ".join(str(placeholders[k]).split())
+            pieces.append(Piece(f"[slot#{k}]", length, length + len(ph), slot=k))
+            out.append(ph)
+            length += len(ph)
     text = "".join(out)
     return text[:1].upper() + text[1:], pieces
+
+
+@lru_cache(maxsize=4096)
+def _template_parts(template: str) -> tuple[tuple[str, ...], tuple[tuple[tuple[str, int, int], ...], ...], int]:
+    """The text between slots and its words (lower-cased, offsets in the segment): the same for every clip of a
+    template, so computed once."""
+    segments = tuple(SLOT.split(template)[::2])
+    words = tuple(tuple((t.text.lower(), t.start, t.end) for t in tokenize(seg)) for seg in segments)
+    return segments, words, len(segments) - 1
 
 
 def object_slots(template: str, text: str, pieces: list[Piece], placeholders: list[str]) -> tuple[ObjectSlot, ...]:

@@ -167,7 +167,9 @@ class ObjectVocabulary:
             raise VocabularyError(f"slot [{slot}] is not replaceable")
         return SLOT_TYPES[key]
 
-    def candidates(self, slot: str, dataset: str, *, like: str | None = None) -> list[str]:
+    def candidates(
+        self, slot: str, dataset: str, *, like: str | None = None, like_type: str | None = None
+    ) -> list[str]:
         """Nouns (sorted) whose type fits `slot` and that serve `dataset`.
 
         With `like` (the original words), the candidates keep the original's type when the vocabulary knows it
@@ -176,10 +178,9 @@ class ObjectVocabulary:
         if dataset not in self.datasets():
             raise VocabularyError(f"{self.source}: no object vocabulary for dataset {dataset!r}")
         types = self.slot_types(slot)
-        if like is not None:
-            original = self.type_of(like)
-            if original in types:
-                types = (original,)
+        original = like_type if like_type is not None else (self.type_of(like) if like is not None else None)
+        if original in types:
+            types = (original,)
         key = (types, dataset)
         if key not in self._pools:
             self._pools[key] = [e.noun for e in self.entries if e.type in types and dataset in e.datasets]

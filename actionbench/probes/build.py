@@ -40,21 +40,68 @@ def build_probes(
     parameters: dict[str, Any] | None = None,
     skipped: Counter[str] | None = None,
     object_pool: str | None = None,
+    workers: int = 1,
 ) -> ProbeSet:
     """All three probe types for the clips of one dataset split.
 
-    `object_pool` is the object vocabulary's pool for replacements (default: the dataset's own).
+    `object_pool` is the object vocabulary's pool for replacements (default: the dataset's own). `workers` > 1
+    builds in that many processes; the result is the same bytes (every choice is seeded per clip, and the probe
+    set is sorted when it is made).
     """
-    from actionbench.probes.objects import object_edit
-
     lexicon = lexicon or Lexicon.load()
-    antonym_edit = _antonym_rule(dataset)
-    probes: list[Probe] = []
-    used: dict[str, Clip] = {}
     dropped: dict[str, Counter[str]] = {t: Counter() for t in TASKS}
     for reason, n in (skipped or Counter()).items():  # records the reader could not turn into clips
         for t in TASKS:
             dropped[t][f"reader: {reason}"] += n
+    clips = list(clips)
+    if workers > 1 and len(clips) >= 2 * MIN_CHUNK:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        global _FORKED  # forked workers inherit the clips: only the (small) job tuples are pickled
+        n = min(workers, len(clips) // MIN_CHUNK)
+        _FORKED = (clips, dataset, lexicon, seed, object_pool)
+        try:
+            with ProcessPoolExecutor(n, mp_context=mp.get_context("fork")) as pool:
+                parts = list(pool.map(_build_forked, [(i, n) for i in range(n)]))
+        finally:
+            _FORKED = None
+    else:
+        parts = [_build_part(clips, dataset, lexicon, seed, object_pool)]
+    probes: list[Probe] = []
+    used: set[str] = set()
+    for part_probes, part_used, part_dropped in parts:
+        probes += part_probes
+        used |= part_used
+        for t in TASKS:
+            dropped[t].update(part_dropped[t])
+    params = {"seed": seed, "object_pool": object_pool or dataset, **(parameters or {})}
+    return ProbeSet.create(
+        [c for c in clips if c.clip_id in used], probes, lexicon_version=lexicon.version, dataset=dataset, split=split,
+        parameters=params, dropped=dropped,
+    )
+
+
+MIN_CHUNK = 5000  # fewer clips than this per process are not worth a process
+
+
+_FORKED: tuple[list[Clip], str, Lexicon, int, str | None] | None = None
+
+
+def _build_forked(part: tuple[int, int]):
+    clips, *rest = _FORKED
+    i, n = part
+    return _build_part(clips[i::n], *rest)
+
+
+def _build_part(clips: list[Clip], dataset: str, lexicon: Lexicon, seed: int, object_pool: str | None):
+    """The probes of some clips: (probes, ids of the clips used, dropped counts per task)."""
+    from actionbench.probes.objects import object_edit
+
+    antonym_edit = _antonym_rule(dataset)
+    probes: list[Probe] = []
+    used: set[str] = set()
+    dropped: dict[str, Counter[str]] = {t: Counter() for t in TASKS}
     for clip in clips:
         aa = antonym_edit(clip, lexicon)
         if isinstance(aa, str):
@@ -66,7 +113,7 @@ def build_probes(
             probes.append(Probe(probe_id_for(key, edit), AA, clip.clip_id, clip.text, foil, edit))
             key = seed_key(dataset, clip.clip_id, VR, lexicon.version)
             probes.append(Probe(probe_id_for(key, None), VR, clip.clip_id, clip.text, None, None))
-            used[clip.clip_id] = clip
+            used.add(clip.clip_id)
         key = seed_key(dataset, clip.clip_id, OR, lexicon.version)
         rep = object_edit(clip, lexicon, seeded_rng(key, seed), pool=object_pool)
         if isinstance(rep, str):
@@ -74,9 +121,5 @@ def build_probes(
         else:
             foil, edit = rep
             probes.append(Probe(probe_id_for(key, {"seed": seed, **edit}), OR, clip.clip_id, clip.text, foil, edit))
-            used[clip.clip_id] = clip
-    params = {"seed": seed, "object_pool": object_pool or dataset, **(parameters or {})}
-    return ProbeSet.create(
-        list(used.values()), probes, lexicon_version=lexicon.version, dataset=dataset, split=split,
-        parameters=params, dropped=dropped,
-    )
+            used.add(clip.clip_id)
+    return probes, used, dropped

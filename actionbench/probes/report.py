@@ -27,7 +27,7 @@ def audit(ps: ProbeSet) -> Audit:
     per_group: dict[str, Counter[str]] = defaultdict(Counter)
     kinds: Counter[str] = Counter()
     surface: dict[str, dict[str, float]] = {}
-    stats: dict[str, list[tuple[int, int, bool, bool]]] = defaultdict(list)
+    stats: dict[str, list[tuple[int, int, bool]]] = defaultdict(list)
     for p in ps.probes:
         per_group[p.task][clips[p.clip_id].action or "(none)"] += 1
         if p.task == "action_antonym" and p.edit and isinstance(p.edit.get("entry"), dict):
@@ -36,9 +36,14 @@ def audit(ps: ProbeSet) -> Audit:
                 kinds["closed" if closed else "open"] += 1
         if p.foil_text is not None:
             t, f = p.text, p.foil_text
-            stats[p.task].append(
-                (len(f) - len(t), len(tokenize(f)) - len(tokenize(t)), t.lower() == t, f.lower() == f)
-            )
+            changes = (p.edit or {}).get("changes")
+            if changes:  # only the changed words can differ: count their tokens, not the whole texts'
+                d_tokens = sum(len(tokenize(c["new"])) - len(tokenize(c["old"])) for c in changes)
+                d_case = any((c["old"].lower() == c["old"]) != (c["new"].lower() == c["new"]) for c in changes)
+            else:
+                d_tokens = len(tokenize(f)) - len(tokenize(t))
+                d_case = (t.lower() == t) != (f.lower() == f)
+            stats[p.task].append((len(f) - len(t), d_tokens, d_case))
     for task, rows in stats.items():
         n = len(rows)
         surface[task] = {
@@ -46,7 +51,7 @@ def audit(ps: ProbeSet) -> Audit:
             "mean char length (foil - text)": sum(r[0] for r in rows) / n,
             "mean tokens (foil - text)": sum(r[1] for r in rows) / n,
             "same token count (%)": 100.0 * sum(r[1] == 0 for r in rows) / n,
-            "case differs (%)": 100.0 * sum(r[2] != r[3] for r in rows) / n,
+            "case differs (%)": 100.0 * sum(r[2] for r in rows) / n,
         }
     return Audit(dict(ps.manifest.counts), ps.manifest.dropped, dict(per_group), kinds, surface)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’\-][A-Za-z0-9]+)*|\S")
@@ -27,7 +28,13 @@ class Token:
 
 def tokenize(text: str) -> list[Token]:
     """Words (letters/digits, with inner apostrophes or hyphens) and single punctuation marks."""
-    return [Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=1 << 14)
+def _tokens(text: str) -> tuple[Token, ...]:
+    # one clip's text is tokenised by several rules in turn: do it once
+    return tuple(Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text))
 
 
 def match_case(old: str, new: str) -> str:
