@@ -28,26 +28,34 @@ def _paxion_stages():
 
 def build_mini_probes(out: Path, seed: int, size: str, console: Console) -> dict[str, tuple[Path, Path]]:
     """Generate the mini benchmark and build its probe sets; returns {name: (probe-set folder, videos root)}."""
-    from actionbench.cli.probes import counts_table, read_annotations
+    from actionbench.cli.probes import counts_table
     from actionbench.datasets.mini import generate_mini
+    from actionbench.probes.schema import ProbeSet
+
+    with console.status("Generating the mini benchmark ..."):
+        info = generate_mini(out / "mini", seed=seed, size=size)
+    console.print(f"mini benchmark: {info}")
+    sets = mini_probe_sets(out / "mini", out / "probes")
+    rows = [(f"mini {name}", ProbeSet.load(folder).manifest.counts) for name, (folder, _) in sets.items()]
+    console.print(counts_table(rows, title="Mini benchmark probe sets"))
+    return sets
+
+
+def mini_probe_sets(data: Path, out: Path) -> dict[str, tuple[Path, Path]]:
+    """The mini benchmark's train and validation probe sets (built once; object foils from its own objects):
+    {"ssv2-train" | "ssv2-val" | "ego4d-train" | "ego4d-val": (probe-set folder, videos root)}."""
+    from actionbench.cli.probes import read_annotations
     from actionbench.probes.build import build_probes
 
-    data = out / "mini"
-    with console.status("Generating the mini benchmark ..."):
-        info = generate_mini(data, seed=seed, size=size)
-    console.print(f"mini benchmark: {info}")
     sets: dict[str, tuple[Path, Path]] = {}
-    rows = []
     for dataset, source in (("ssv2", data / "ssv2"), ("ego4d", data / "ego4d" / "egoclip.jsonl")):
         for split in ("train", "val"):
-            result, params = read_annotations(dataset, source, split)
-            ps = build_probes(result.clips, dataset=dataset, split=split, parameters={**params, "benchmark": "mini"},
-                              skipped=result.skipped, object_pool="mini")
-            folder = out / "probes" / f"{dataset}-{split}"
-            ps.save(folder)
+            folder = out / f"{dataset}-{split}"
+            if not (folder / "manifest.json").is_file():
+                result, params = read_annotations(dataset, source, split)
+                build_probes(result.clips, dataset=dataset, split=split, parameters={**params, "benchmark": "mini"},
+                             skipped=result.skipped, object_pool="mini").save(folder)
             sets[f"{dataset}-{split}"] = (folder, data / dataset / "videos")
-            rows.append((f"mini {dataset} {split}", ps.manifest.counts))
-    console.print(counts_table(rows, title="Mini benchmark probe sets"))
     return sets
 
 

@@ -54,25 +54,10 @@ MODELS = ("mini", "blind:mini", "first-frame:mini", "last-frame:mini", "kp-perce
           "last-frame:kp-perceiver-vtc-dvdm-mini")  # fmt: skip
 
 
-def build_mini_probes(data: Path, out: Path) -> dict[str, tuple[Path, Path]]:
-    """{dataset-split: (probe-set folder, videos root)} for the train and validation splits."""
-    from actionbench.datasets.ego4d import read_egoclip
-    from actionbench.datasets.ssv2 import read_ssv2
-    from actionbench.probes.build import build_probes as build
-
-    sets = {}
-    for dataset, split in (("ssv2", "train"), ("ssv2", "val"), ("ego4d", "train"), ("ego4d", "val")):
-        folder = out / f"{dataset}-{split}"
-        if not (folder / "manifest.json").is_file():
-            result = read_ssv2(data / "ssv2", split) if dataset == "ssv2" else read_egoclip(data / "ego4d" / "egoclip.jsonl", split=split)
-            build(result.clips, dataset=dataset, split=split, skipped=result.skipped, parameters={"benchmark": "mini"}).save(folder)
-        sets[f"{dataset}-{split}"] = (folder, data / dataset / "videos")
-    return sets
-
-
 def run_mini_claim(seed: int, out: Path, size: str = "default", eval_set: str = "ssv2-val", progress: bool = True) -> dict:
     """Generate, build probes, train the story, evaluate every model and control on `eval_set`, check the claims."""
     from actionbench.datasets.mini import generate_mini
+    from actionbench.demo import mini_probe_sets
     from actionbench.evaluate import evaluate
 
     out.mkdir(parents=True, exist_ok=True)
@@ -80,7 +65,7 @@ def run_mini_claim(seed: int, out: Path, size: str = "default", eval_set: str = 
     t = time.perf_counter()
     if not (out / "mini" / "README.txt").is_file():
         generate_mini(out / "mini", seed=seed, size=size)
-    sets = build_mini_probes(out / "mini", out / "probes")
+    sets = mini_probe_sets(out / "mini", out / "probes")
     timings["data+probes"] = time.perf_counter() - t
     t = time.perf_counter()
     story = train_mini_story([sets["ssv2-train"], sets["ego4d-train"]], out / "models", seed=seed, progress=progress)
