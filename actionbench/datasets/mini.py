@@ -5,10 +5,10 @@ antonym pair shares one scene family, and a clip of the second verb is a clip of
 backwards (same scene distribution, reversed progress). So the frames of a clip and of its antonym come
 from the same distribution, and a frame-mean (order-invariant) model is at chance on Action Antonym and Video
 Reversal; its objects (colour + shape) are visible in every frame, so Object Replacement is easy for any
-model. Cyclic scenes (wrap-around translation, camera pans over a periodic texture) make every single frame
-uninformative; bounded scenes (lid angle, size, fill level, ...) use a centred design: the clip moves a
-latent state `q` in [0, 1] by a small `AMPLITUDE` around a uniformly drawn centre, so only the first and last
-frames tell the direction, and only slightly.
+model. Every scene moves a latent state `q` in [0, 1] (position, lid angle, size, fill level, ...) by
+`AMPLITUDE` around a uniformly drawn centre: the middle frame tells nothing of the direction, the end frames
+tell it as the first frame of a real "opening" shows a closed box (the `first-frame:`/`last-frame:` controls
+show whether a model uses that).
 
 Files follow the official layouts: SSv2 `labels.json`, `train.json`, `validation.json` and VP9 `.webm`
 videos; Ego4D `egoclip.jsonl` (EgoClip-derived layout) and H.264 `.mp4` clip files in which the narrated
@@ -38,7 +38,7 @@ FRAME_SIZE = 64
 FPS = 10
 SSV2_FRAMES = 20  # 2 s
 EGO4D_FRAMES = 40  # 4 s clip files; the narrated window (1.6-2.4 s) lies inside
-AMPLITUDE = 0.18  # how far a bounded clip moves its latent state (fraction of the state's range)
+AMPLITUDE = 0.5  # how far a bounded clip moves its latent state (fraction of the state's range)
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (220, 35, 35),
@@ -106,8 +106,6 @@ _THIRD_PERSON = {
     "turn on": "turns on",
     "turn off": "turns off",
 }
-
-CYCLIC_FAMILIES = frozenset({"push", "pull", "move_vertical", "pan", "tilt", "ego_lift"})
 
 
 def third_person(verb: str) -> str:
@@ -248,14 +246,9 @@ def fill_template(template: str, placeholders: tuple[str, ...] | list[str]) -> s
 # Drawing: signed distances on a 64x64 grid, soft edges, numpy only.
 
 # Pixel centres as a column and a row: expressions broadcast to full frames only where they must, which
-# keeps per-axis work (wrap-around, offsets) 64 times smaller.
+# keeps per-axis work (offsets) 64 times smaller.
 _YY = np.arange(FRAME_SIZE, dtype=np.float32)[:, None] + np.float32(0.5)
 _XX = np.arange(FRAME_SIZE, dtype=np.float32)[None, :] + np.float32(0.5)
-
-
-def _wrap(d: np.ndarray) -> np.ndarray:
-    """Signed displacement on the torus of the frame (so things leave one side and enter the other)."""
-    return (d + FRAME_SIZE / 2) % FRAME_SIZE - FRAME_SIZE / 2
 
 
 def _alpha(sdf: np.ndarray) -> np.ndarray:
@@ -302,11 +295,8 @@ def _capsule_sdf(ax: float, ay: float, bx: float, by: float, radius: float) -> n
     return np.hypot(px - h * dx, py - h * dy) - radius
 
 
-def _ellipse_sdf(
-    cx: float, cy: float, rx: float, ry: float, wrap_x: bool = False, wrap_y: bool = False
-) -> np.ndarray:
-    dx = _wrap(_XX - cx) if wrap_x else _XX - cx
-    dy = _wrap(_YY - cy) if wrap_y else _YY - cy
+def _ellipse_sdf(cx: float, cy: float, rx: float, ry: float) -> np.ndarray:
+    dx, dy = _XX - cx, _YY - cy
     return (np.hypot(dx / rx, dy / ry) - 1.0) * np.minimum(rx, ry)
 
 
@@ -319,12 +309,9 @@ def _draw_thing(
     *,
     angle: float = 0.0,
     aspect: float = 1.0,
-    wrap_x: bool = False,
-    wrap_y: bool = False,
     opacity: float = 1.0,
 ) -> None:
-    dx = _wrap(_XX - cx) if wrap_x else _XX - cx
-    dy = _wrap(_YY - cy) if wrap_y else _YY - cy
+    dx, dy = _XX - cx, _YY - cy
     if np.any(angle):
         c, s = np.cos(angle), np.sin(angle)
         dx, dy = c * dx + s * dy, -s * dx + c * dy
@@ -397,8 +384,8 @@ def _centred(p: dict[str, Any], s: Any) -> Any:
     return p["c"] + AMPLITUDE * (s - 0.5)
 
 
-def _draw_hand(img: np.ndarray, x: float, y: float, rx: float = 4.0, ry: float = 5.0, **wrap: bool) -> None:
-    _paint(img, _alpha(_ellipse_sdf(x, y, rx, ry, **wrap)), SKIN)
+def _draw_hand(img: np.ndarray, x: float, y: float, rx: float = 4.0, ry: float = 5.0) -> None:
+    _paint(img, _alpha(_ellipse_sdf(x, y, rx, ry)), SKIN)
 
 
 def _draw_arm(img: np.ndarray, hx: float, hy: float, ex: float, ey: float) -> None:
@@ -409,54 +396,58 @@ def _draw_arm(img: np.ndarray, hx: float, hy: float, ex: float, ey: float) -> No
 # state(params, s) -> the latent scalar a one-frame observer could read off (position, angle, size...).
 
 
-def _sample_translate(rng: np.random.Generator) -> dict[str, Any]:
+def _sample_translate(rng: np.random.Generator, ego: bool = False) -> dict[str, Any]:
     return {
-        "tex": _texture(rng, ego=False),
-        "x0": rng.uniform(0, FRAME_SIZE),
-        "y0": rng.uniform(0, FRAME_SIZE),
+        "tex": _texture(rng, ego=ego),
+        "c": rng.uniform(AMPLITUDE / 2, 1 - AMPLITUDE / 2),
         "cross": rng.uniform(16, 48),  # the fixed coordinate
-        "d": rng.uniform(22, 38),  # displacement over the clip (pixels)
         "r": rng.uniform(6, 8.5),
         "side": float(rng.choice([-1.0, 1.0])),
     }
 
 
+def _track(p: dict[str, Any], s: Any) -> Any:
+    """Position along the axis of motion (pixels): the centred state mapped onto the frame, margins kept."""
+    lo = p["r"] + 4.0
+    return lo + _centred(p, s) * (FRAME_SIZE - 2 * lo)
+
+
 def _draw_push(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
     img = p["tex"].still(s)
-    x, y, r = p["x0"] + p["d"] * s, p["cross"], p["r"]
-    _draw_hand(img, x + p["side"] * (r + 3.5), y, 3.0, 6.5, wrap_x=True)
-    _draw_thing(img, things[0], x, y, r, wrap_x=True)
+    x, y, r = _track(p, s), p["cross"], p["r"]
+    _draw_hand(img, x + p["side"] * (r + 3.5), y, 3.0, 6.5)
+    _draw_thing(img, things[0], x, y, r)
     return img
 
 
 def _draw_pull(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
     img = p["tex"].still(s)
-    x, y, r, side = p["x0"] + p["d"] * s, p["cross"], p["r"], p["side"]
-    along = side * _wrap(_XX - x)
+    x, y, r, side = _track(p, s), p["cross"], p["r"], p["side"]
+    along = side * (_XX - x)
     rope = (along > r - 1) & (along < r + 12) & (np.abs(_YY - y) < 1.0)
     _paint(img, rope.astype(np.float32), ROPE)
-    _draw_hand(img, x + side * (r + 14), y, 4.0, 4.0, wrap_x=True)
-    _draw_thing(img, things[0], x, y, r, wrap_x=True)
+    _draw_hand(img, x + side * (r + 14), y, 4.0, 4.0)
+    _draw_thing(img, things[0], x, y, r)
     return img
 
 
 def _draw_move_vertical(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
     img = p["tex"].still(s)
-    _draw_thing(img, things[0], p["cross"], p["y0"] - p["d"] * s, p["r"], wrap_y=True)
+    _draw_thing(img, things[0], p["cross"], FRAME_SIZE - _track(p, s), p["r"])  # forward = up
     return img
 
 
 def _draw_pan(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
-    o = p["d"] * s  # turning the camera left moves the whole scene right in the frame
+    o = _track(p, s)  # turning the camera left moves the whole scene right in the frame
     img = p["tex"].shifted(o, 0 * o)
-    _draw_thing(img, things[0], p["x0"] + o, p["cross"], p["r"], wrap_x=True)
+    _draw_thing(img, things[0], o, p["cross"], p["r"])
     return img
 
 
 def _draw_tilt(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
-    o = p["d"] * s  # turning the camera upwards moves the whole scene down in the frame
+    o = _track(p, s)  # turning the camera upwards moves the whole scene down in the frame
     img = p["tex"].shifted(0 * o, o)
-    _draw_thing(img, things[0], p["cross"], p["y0"] + o, p["r"], wrap_y=True)
+    _draw_thing(img, things[0], p["cross"], o, p["r"])
     return img
 
 
@@ -515,7 +506,7 @@ def _draw_box(
     _paint(img, _alpha(inside), (30, 25, 20), opacity=np.minimum(1.0, 3 * np.sin(angle)))
     hx, hy = cx - side * w / 2, top
     tx, ty = hx + side * w * np.cos(angle), hy - w * np.sin(angle)
-    _paint(img, _alpha(_capsule_sdf(hx, hy, tx, ty, 1.6)), tuple(0.75 * c for c in colour))
+    _paint(img, _alpha(_capsule_sdf(hx, hy, tx, ty, 2.6)), tuple(0.75 * c for c in colour))
     return tx, ty
 
 
@@ -549,9 +540,9 @@ def _draw_insert(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) ->
     img = p["tex"].still(s)
     vessel = things[1]
     height = 20.0 if vessel.shape == "cup" else 14.0
-    bottom, r = 58.0, 5.0
+    bottom, r = 58.0, 6.5
     rim = bottom - height
-    y = (rim - 20) + _centred(p, s) * (height + 16)  # forward = putting in: from well above to the bottom
+    y = (rim - 30) + _centred(p, s) * (height + 26)  # forward = putting in: from well above to the bottom
     glass = _container_sdf(vessel.shape, p["x"], bottom, height)
     _draw_glass_body(img, vessel, glass)
     _draw_thing(img, things[0], p["x"], y, r)
@@ -563,7 +554,7 @@ def _draw_tip(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np
     img = p["tex"].still(s)
     table = 50.0
     _paint(img, _alpha(table - _YY), (95, 85, 75))
-    r, aspect, side = 5.5, 1.8, p["side"]
+    r, aspect, side = 7.0, 1.8, p["side"]
     big_h = r * aspect
     a = side * _centred(p, s) * math.pi / 2  # forward = tipping over: upright -> lying
     vx, vy = -side * r, -big_h  # centre seen from the pivot corner, upright
@@ -626,10 +617,10 @@ def _draw_ego_push(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) 
 
 def _draw_ego_lift(p: dict[str, Any], things: tuple[Thing, ...], s: np.ndarray) -> np.ndarray:
     img = p["tex"].still(s)
-    x, y, r = p["cross"], p["y0"] - p["d"] * s, p["r"]
-    _draw_hand(img, x - r - 3, y, 3.0, 5.0, wrap_y=True)
-    _draw_hand(img, x + r + 3, y, 3.0, 5.0, wrap_y=True)
-    _draw_thing(img, things[0], x, y, r, wrap_y=True)
+    x, y, r = p["cross"], FRAME_SIZE - _track(p, s), p["r"]  # forward = lifting: up
+    _draw_hand(img, x - r - 3, y, 3.0, 5.0)
+    _draw_hand(img, x + r + 3, y, 3.0, 5.0)
+    _draw_thing(img, things[0], x, y, r)
     return img
 
 
@@ -680,18 +671,6 @@ class _Family:
     roles: tuple[str, ...]  # what each thing is: "shape", "container", "openable", "lamp", "balloon"
 
 
-def _x_state(p: dict[str, Any], s: float) -> float:
-    return float((p["x0"] + p["d"] * s) % FRAME_SIZE)
-
-
-def _up_state(p: dict[str, Any], s: float) -> float:
-    return float((p["y0"] - p["d"] * s) % FRAME_SIZE)
-
-
-def _down_state(p: dict[str, Any], s: float) -> float:
-    return float((p["y0"] + p["d"] * s) % FRAME_SIZE)
-
-
 def _centred_state(p: dict[str, Any], s: float) -> float:
     return float(_centred(p, s))
 
@@ -701,13 +680,13 @@ def _box_extra() -> dict[str, Callable[[np.random.Generator], float]]:
 
 
 FAMILIES: dict[str, _Family] = {
-    "push": _Family(_sample_translate, _draw_push, _x_state, ("shape",)),
-    "pull": _Family(_sample_translate, _draw_pull, _x_state, ("shape",)),
-    "move_vertical": _Family(_sample_translate, _draw_move_vertical, _up_state, ("shape",)),
+    "push": _Family(_sample_translate, _draw_push, _centred_state, ("shape",)),
+    "pull": _Family(_sample_translate, _draw_pull, _centred_state, ("shape",)),
+    "move_vertical": _Family(_sample_translate, _draw_move_vertical, _centred_state, ("shape",)),
     "move_depth": _Family(_sample_centred, _draw_move_depth, _centred_state, ("shape",)),
     "move_pair": _Family(_sample_centred, _draw_move_pair, _centred_state, ("shape", "shape")),
-    "pan": _Family(_sample_translate, _draw_pan, _x_state, ("shape",)),
-    "tilt": _Family(_sample_translate, _draw_tilt, _down_state, ("shape",)),
+    "pan": _Family(_sample_translate, _draw_pan, _centred_state, ("shape",)),
+    "tilt": _Family(_sample_translate, _draw_tilt, _centred_state, ("shape",)),
     "dolly": _Family(_sample_centred, _draw_dolly, _centred_state, ("shape",)),
     "open": _Family(lambda g: _sample_centred(g, **_box_extra()), _draw_open, _centred_state, ("openable",)),
     "insert": _Family(_sample_centred, _draw_insert, _centred_state, ("shape", "container")),
@@ -718,12 +697,7 @@ FAMILIES: dict[str, _Family] = {
     ),
     "ego_cover": _Family(lambda g: _sample_centred(g, ego=True), _draw_ego_cover, _centred_state, ("shape",)),
     "ego_push": _Family(lambda g: _sample_centred(g, ego=True), _draw_ego_push, _centred_state, ("shape",)),
-    "ego_lift": _Family(
-        lambda g: {**_sample_translate(g), "tex": _texture(g, ego=True)},
-        _draw_ego_lift,
-        _up_state,
-        ("shape",),
-    ),
+    "ego_lift": _Family(lambda g: _sample_translate(g, ego=True), _draw_ego_lift, _centred_state, ("shape",)),
     "ego_fill": _Family(
         lambda g: _sample_centred(g, ego=True), _draw_ego_fill, _centred_state, ("container",)
     ),

@@ -13,6 +13,7 @@ is built from the training captions and saved inside the checkpoint.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -71,21 +72,40 @@ class MiniConfig:
     vocab: list[str] = field(default_factory=lambda: [PAD, UNK])
 
 
+def grid_position_code(grid: int, width: int) -> torch.Tensor:
+    """A fixed 2-D position code `[grid*grid, width]`: sin/cos of x and y at log2(grid) octaves, lowest first
+    (whose sine is monotone across the frame), in the first channels; zeros elsewhere."""
+    frequencies = max(1, int(math.log2(grid)))
+    u = (torch.arange(grid, dtype=torch.float32) + 0.5) / grid * 2 - 1  # cell centres in [-1, 1]
+    y, x = torch.meshgrid(u, u, indexing="ij")
+    f = (math.pi / 2) * 2.0 ** torch.arange(frequencies, dtype=torch.float32)  # pi/2, pi, 2 pi, 4 pi
+    parts = [fn(c.flatten()[:, None] * f) for c in (x, y) for fn in (torch.sin, torch.cos)]
+    code = torch.cat(parts, dim=1)  # [g*g, 4 * frequencies]
+    return F.pad(code, (0, width - code.shape[1])) * 2.0
+
+
 class FrameEncoder(nn.Module):
-    """One frame -> a grid of patch tokens that know where they are."""
+    """One frame -> a grid of patch tokens that know where they are.
+
+    Like a ViT's position embedding, which survives into CLIP's patch tokens, a fixed 2-D position code is added
+    to the normalised conv features, at their scale: the frame-mean objective has no reason to keep where an
+    object is, so a learned position would stay near its initialisation and the tokens would not say where
+    anything is (a patcher could then not follow a moving object)."""
 
     def __init__(self, cfg: MiniConfig):
         super().__init__()
         w = cfg.width
         grid, k = cfg.grid, cfg.image_size // (2 * cfg.grid)
         self.conv = nn.Sequential(nn.Conv2d(3, 32, k, stride=k), nn.GELU(), nn.Conv2d(32, w, 2, stride=2))  # -> grid x grid
+        self.conv_norm = nn.LayerNorm(w)
+        self.register_buffer("grid_code", grid_position_code(grid, w), persistent=False)
         self.position = nn.Parameter(torch.randn(grid * grid, w) * 0.02)
         self.mlp = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, 2 * w), nn.GELU(), nn.Linear(2 * w, w))
         self.norm = nn.LayerNorm(w)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x)  # [N, w, g, g]
-        x = x.flatten(2).transpose(1, 2) + self.position  # [N, g*g, w]
+        x = self.conv_norm(self.conv(x).flatten(2).transpose(1, 2))  # [N, g*g, w]
+        x = x + self.grid_code + self.position
         return self.norm(x + self.mlp(x))
 
 
