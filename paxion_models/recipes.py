@@ -15,11 +15,11 @@ from pathlib import Path
 from paxion_models.train import TrainConfig
 from paxion_models.train_mini import MiniTrainConfig
 
-MINI_BACKBONE = MiniTrainConfig()
+MINI_BACKBONE = MiniTrainConfig(num_workers=2)
 # Batch 32 as the paper's patcher configs: larger batches hold more same-scene clips of the opposite direction,
 # which hands VTC alone some of what DVDM teaches.
-MINI_PATCHER = TrainConfig(variant="perceiver", objectives="vtc", batch_size=32, steps=900, lr=1e-3, warmup_steps=20,
-                           weight_decay=0.05, cache_features=True, seed=0)  # fmt: skip
+MINI_PATCHER = TrainConfig(variant="perceiver", objectives="vtc", batch_size=32, steps=1200, lr=1e-3, warmup_steps=20,
+                           weight_decay=0.05, cache_features=True, num_workers=2, seed=0)  # fmt: skip
 
 
 @dataclass

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from actionbench.ids import stable_hash
 from actionbench.video import FrameSpec
 from paxion_models.backbones.mini import MiniBackbone, MiniConfig, WordTokenizer
-from paxion_models.data import BatchOrder, load_clip, load_training_set
+from paxion_models.data import BatchOrder, ClipFrames, load_training_set
 from paxion_models.train import _progress, learning_rate
 
 
@@ -39,6 +39,7 @@ class MiniTrainConfig:
     width: int = 64
     embed_dim: int = 64
     num_frames: int = 8
+    num_workers: int = 0  # decoding processes
 
 
 @dataclass
@@ -79,8 +80,10 @@ def train_mini_backbone(
         task = bar.add_task("decoding training clips", total=len(items), info="")
         # uint8 in memory (4x smaller than float32); the mini preprocessing is x -> 2x - 1
         frames = torch.empty(len(items), cfg.num_frames, 3, cfg.image_size, cfg.image_size, dtype=torch.uint8)
-        for i, item in enumerate(items):
-            frames[i] = (load_clip(item, spec, model.preprocess) * 127.5 + 127.5).round().clamp(0, 255).byte()
+        clips = ClipFrames(items, spec, model.preprocess)
+        loader = torch.utils.data.DataLoader(clips, batch_size=None, num_workers=cfg.num_workers)  # decoding in parallel
+        for i, clip in loader:
+            frames[i] = (clip * 127.5 + 127.5).round().clamp(0, 255).byte()
             bar.advance(task)
         caption = [i.text for i in items]
         antonym = [i.antonym for i in items]

@@ -34,8 +34,8 @@ class ModelError(RuntimeError):
     """A model that cannot be created or that returned something unusable (NaN, wrong shape)."""
 
 
-class VideoTextModel:
-    """Base class for dual encoders. Subclasses set the attributes and implement the two encoders.
+class _Model:
+    """What the harness reads from every model. Subclasses set the attributes.
 
     Attributes:
         name: registry name, as shown in tables.
@@ -45,6 +45,7 @@ class VideoTextModel:
         logit_scale: optional multiplier of `similarity` (used only by the `paper` tie policy).
         args: the arguments the model was created with (part of its fingerprint).
         weights_hash: a digest of the weights it loaded, or None for random init / none.
+        version: changes when the model's code changes (part of the embedding cache key).
     """
 
     name: str = "model"
@@ -53,8 +54,20 @@ class VideoTextModel:
     logit_scale: float | None = None
     args: dict[str, Any] = {}
     weights_hash: str | None = None
-    version: str | None = None  # changes when the model's code changes (part of the embedding cache key)
+    version: str | None = None
     device: torch.device = torch.device("cpu")
+
+    def to(self, device: str | torch.device) -> Any:
+        """Move the model's modules to a device (override when the model holds modules elsewhere)."""
+        self.device = torch.device(device)
+        for value in vars(self).values():
+            if isinstance(value, torch.nn.Module):
+                value.to(self.device)
+        return self
+
+
+class VideoTextModel(_Model):
+    """Base class for dual encoders: implement the two encoders (attributes: see `_Model`)."""
 
     def encode_videos(self, frames: torch.Tensor) -> torch.Tensor:
         """`[B, T, 3, H, W]` -> `[B, ...]`."""
@@ -70,26 +83,11 @@ class VideoTextModel:
         t = torch.nn.functional.normalize(text_emb.float(), dim=-1)
         return v @ t.T
 
-    def to(self, device: str | torch.device) -> VideoTextModel:
-        """Move the model's modules to a device (override when the model holds modules)."""
-        self.device = torch.device(device)
-        for value in vars(self).values():
-            if isinstance(value, torch.nn.Module):
-                value.to(self.device)
-        return self
 
-
-class CrossEncoder:
-    """Base class for models that score (video, text) pairs jointly."""
+class CrossEncoder(_Model):
+    """Base class for models that score (video, text) pairs jointly (attributes: see `_Model`)."""
 
     name: str = "cross-encoder"
-    preprocess: Preprocess = Preprocess()
-    order_invariant: bool = False
-    logit_scale: float | None = None
-    args: dict[str, Any] = {}
-    weights_hash: str | None = None
-    version: str | None = None  # changes when the model's code changes (part of the embedding cache key)
-    device: torch.device = torch.device("cpu")
 
     # Optional: `score_probes(probes) -> Tensor[P, 2]` (s_true, s_foil) for a model that scores probes from
     # their ids alone (the `chance` line); the harness still decodes every clip, so missing videos count alike.
@@ -97,8 +95,6 @@ class CrossEncoder:
     def score(self, frames: torch.Tensor, texts: list[str]) -> torch.Tensor:
         """`[B, T, 3, H, W]` and N texts -> `[B, N]` (all pairs)."""
         raise NotImplementedError
-
-    to = VideoTextModel.to
 
 
 def is_cross_encoder(model: Any) -> bool:
