@@ -8,7 +8,7 @@ order-sensitive. `reverse_by="pass"` forces a second backbone pass (for comparis
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +55,7 @@ class FeatureSource:
         amp: bool = True,
         num_workers: int = 0,
         encode_batch: int = 64,
+        decoded: Callable[[list[TrainItem]], torch.Tensor] | None = None,
         progress=None,
     ):
         if reverse_by == "auto":
@@ -66,6 +67,7 @@ class FeatureSource:
         self.backbone, self.items, self.spec, self.device = backbone, items, spec, device
         self.need_reversed, self.need_global, self.reverse_by = need_reversed, need_global, reverse_by
         self.amp, self.num_workers, self.encode_batch = amp, num_workers, encode_batch
+        self.decoded = decoded  # items -> their preprocessed frames, when already in memory (no decoding then)
         self.table: dict[str, torch.Tensor] | None = None
         if cache:
             self.table = self._cached(cache_dir, progress)
@@ -90,6 +92,10 @@ class FeatureSource:
         return fwd, rev
 
     def _loader(self, batches: list[np.ndarray]) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+        if self.decoded is not None:
+            for index in batches:
+                yield index, self.decoded([self.items[i] for i in index]).to(self.device)
+            return
         data = ClipFrames(self.items, self.spec, self.backbone.preprocess)
         loader = torch.utils.data.DataLoader(
             data, batch_sampler=[b.tolist() for b in batches], num_workers=self.num_workers, collate_fn=_collate,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from actionbench.probes.schema import ProbeSet
 from actionbench.video import FrameSpec
 from paxion_models.backbones import Backbone
 from paxion_models.checkpoints import load_checkpoint
-from paxion_models.data import BatchOrder, apply_flags, load_state_change_flags, load_training_set
+from paxion_models.data import BatchOrder, TrainItem, apply_flags, load_state_change_flags, load_training_set
 from paxion_models.features import FeatureSource, autocast
 from paxion_models.heads import PATCHERS, backbone_record, build_head, patcher_config, save_head
 from paxion_models.losses import Objectives, paxion_loss, world
@@ -151,8 +152,11 @@ def train_head(
     cache_dir: str | Path | None = None,
     stop_after: int | None = None,
     progress: bool = True,
+    decoded: Callable[[list[TrainItem]], torch.Tensor] | None = None,
 ) -> TrainResult:
-    """Train a patcher (or a fuser on a trained patcher) on the clips of `sources` (probe set, videos root)."""
+    """Train a patcher (or a fuser on a trained patcher) on the clips of `sources` (probe set, videos root).
+
+    `decoded`: the items' preprocessed frames when a caller already holds them (the mini recipe), else None."""
     out = Path(out)
     objectives = Objectives.parse(cfg.objectives, atm_weight=cfg.atm_weight, label_smoothing=cfg.label_smoothing)
     rank, size, device = setup_distributed()
@@ -220,7 +224,7 @@ def train_head(
         features = FeatureSource(
             backbone, data.items, spec, device, need_reversed=objectives.atm, need_global=head.uses_global,
             reverse_by=cfg.reverse_by, cache=cfg.cache_features, cache_dir=cache_dir, amp=cfg.amp,
-            num_workers=cfg.num_workers, progress=bar if rank == 0 and progress else None,
+            num_workers=cfg.num_workers, decoded=decoded, progress=bar if rank == 0 and progress else None,
         )  # fmt: skip
         task = bar.add_task(f"training {cfg.variant} [{objectives.label}]", total=total, completed=start, info="")
         stop = total if stop_after is None else min(total, stop_after)

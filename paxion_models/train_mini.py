@@ -10,7 +10,7 @@ order-invariant and cannot tell those apart, so in InfoNCE a clip's antonym capt
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from actionbench.ids import stable_hash
 from actionbench.video import FrameSpec
 from paxion_models.backbones.mini import MiniBackbone, MiniConfig, WordTokenizer
-from paxion_models.data import BatchOrder, ClipFrames, load_training_set
+from paxion_models.data import BatchOrder, ClipFrames, TrainItem, load_training_set
 from paxion_models.train import _progress, learning_rate
 
 
@@ -48,6 +48,11 @@ class MiniTrainResult:
     history: list[dict[str, float]]
     seconds: float
     skipped: dict[str, int]
+    frames: dict[tuple[str, str], torch.Tensor] = field(default_factory=dict, repr=False)  # (clip id, video) -> uint8
+
+    def decoded(self, items: list[TrainItem]) -> torch.Tensor:
+        """The training clips' frames, preprocessed as the mini backbone's (so a patcher run need not decode)."""
+        return torch.stack([self.frames[(i.clip_id, str(i.video))] for i in items]).float() / 127.5 - 1
 
 
 def mini_loss(video: torch.Tensor, text: torch.Tensor, antonym: torch.Tensor, same: torch.Tensor, foil: torch.Tensor,
@@ -121,4 +126,5 @@ def train_mini_backbone(
         seconds = time.perf_counter() - t0
     path = model.save(out / "backbone.safetensors", extra={"train": asdict(cfg), "skipped": dict(data.skipped),
                                                            "trained_on": [[str(p), str(v)] for p, v in sources]})  # fmt: skip
-    return MiniTrainResult(path, history, seconds, dict(data.skipped))
+    keys = [(i.clip_id, str(i.video)) for i in items]
+    return MiniTrainResult(path, history, seconds, dict(data.skipped), dict(zip(keys, frames, strict=True)))

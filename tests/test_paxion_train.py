@@ -156,6 +156,23 @@ def test_mini_backbone_training_separates_antonym_captions(data, tmp_path):
     from paxion_models.backbones.mini import cosine
     from paxion_models.train_mini import MiniTrainConfig, train_mini_backbone
 
-    result = train_mini_backbone(data["train"], tmp_path, MiniTrainConfig(steps=40, batch_size=8, image_size=32), progress=False)
+    result = train_mini_backbone(data["train"], tmp_path, MiniTrainConfig(steps=100, batch_size=8, image_size=32), progress=False)
     backbone = build_backbone("mini", checkpoint=str(result.checkpoint))
     assert cosine(backbone, "moving red box from left to right", "moving red box from right to left") < 0.9
+
+
+def test_the_mini_recipe_hands_its_decoded_frames_to_the_patcher_run(data, tmp_path):
+    """The recipe decodes the training clips once: the mini backbone's frames feed the patcher's feature cache."""
+    from actionbench.video import FrameSpec
+    from paxion_models.data import load_clip
+    from paxion_models.train_mini import MiniTrainConfig, train_mini_backbone
+
+    result = train_mini_backbone(data["train"], tmp_path / "bb", MiniTrainConfig(steps=1, batch_size=8, num_workers=2), progress=False)
+    backbone = build_backbone("mini", checkpoint=str(result.checkpoint))
+    items = load_training_set(data["train"]).items
+    decoded = torch.stack([load_clip(i, FrameSpec(num_frames=8), backbone.preprocess) for i in items])
+    torch.testing.assert_close(result.decoded(items), decoded, atol=1 / 255, rtol=0)  # kept as uint8 pixels
+    cfg = TrainConfig(objectives="vtc,atm", steps=2, cache_features=True, **FAST)
+    runs = [train_head(backbone, data["train"], tmp_path / name, cfg, cache_dir=tmp_path / name / "cache", progress=False,
+                       decoded=result.decoded if name == "given" else None) for name in ("given", "decoding")]  # fmt: skip
+    assert runs[0].history[-1]["loss"] == pytest.approx(runs[1].history[-1]["loss"], abs=1e-4)
