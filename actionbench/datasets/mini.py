@@ -38,7 +38,7 @@ FRAME_SIZE = 64
 FPS = 10
 SSV2_FRAMES = 20  # 2 s
 EGO4D_FRAMES = 40  # 4 s clip files; the narrated window (1.6-2.4 s) lies inside
-AMPLITUDE = 0.4  # how far a bounded clip moves its latent state (fraction of the state's range)
+AMPLITUDE = 0.3  # how far a bounded clip moves its latent state (fraction of the state's range)
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (220, 35, 35),
