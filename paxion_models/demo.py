@@ -6,6 +6,7 @@ features; evaluate the backbone, both patchers and the controls through the harn
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -55,17 +56,15 @@ METHODS = {"mini": ("Backbone", None), "kp-perceiver-vtc-mini": ("KP-Perceiver",
 
 def write_submission(bundle: Path, model: str) -> None:
     """Leaderboard metadata for a demo bundle, so its rows group under the mini backbone (as the paper's table)."""
-    import datetime
-
     from actionbench.files import atomic_write
-    from actionbench.leaderboard.submission import SUBMISSION_FILE, SUBMISSION_SCHEMA_VERSION
+    from actionbench.leaderboard.submission import SUBMISSION_FILE, Submission
 
     control, _, inner = model.rpartition(":")
     method, loss = METHODS[inner]
     if control:
         method = f"{method} [{loss}], {control} control" if loss else f"{control} control"
         loss = None
-    data = {"schema_version": SUBMISSION_SCHEMA_VERSION, "model": model, "backbone": "mini", "method": method,
-            "patcher_loss": loss, "trainable_params": None, "backbone_params": None, "paper": None, "url": None,
-            "date": datetime.date.today().isoformat(), "ran_by": "actionbench demo", "source": "measured"}  # fmt: skip
-    atomic_write(Path(bundle) / SUBMISSION_FILE, json.dumps(data, indent=2) + "\n")
+    submission = Submission(model=model, backbone="mini", method=method, patcher_loss=loss, trainable_params=None,
+                            backbone_params=None, paper=None, url=None, date=datetime.date.today().isoformat(),
+                            ran_by="actionbench demo", source="measured")  # fmt: skip
+    atomic_write(Path(bundle) / SUBMISSION_FILE, json.dumps(submission.to_dict(), indent=2) + "\n")

@@ -176,3 +176,17 @@ def test_the_mini_recipe_hands_its_decoded_frames_to_the_patcher_run(data, tmp_p
     runs = [train_head(backbone, data["train"], tmp_path / name, cfg, cache_dir=tmp_path / name / "cache", progress=False,
                        decoded=result.decoded if name == "given" else None) for name in ("given", "decoding")]  # fmt: skip
     assert runs[0].history[-1]["loss"] == pytest.approx(runs[1].history[-1]["loss"], abs=1e-4)
+
+
+def test_demo_bundles_group_under_the_mini_backbone(tmp_path):
+    from actionbench.leaderboard.submission import load_submission
+    from paxion_models.demo import write_submission
+
+    labels = {}
+    for model in ("mini", "blind:mini", "kp-perceiver-vtc-dvdm-mini", "last-frame:kp-perceiver-vtc-dvdm-mini"):
+        write_submission(tmp_path, model)
+        submission = load_submission(tmp_path / "submission.json")  # schema-checked
+        assert submission.backbone == "mini" and submission.source == "measured"
+        labels[model] = submission.method_label
+    assert labels == {"mini": "Backbone", "blind:mini": "blind control", "kp-perceiver-vtc-dvdm-mini": "KP-Perceiver [VTC+DVDM]",
+                      "last-frame:kp-perceiver-vtc-dvdm-mini": "KP-Perceiver [VTC+DVDM], last-frame control"}  # fmt: skip
