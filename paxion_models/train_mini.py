@@ -36,7 +36,6 @@ class MiniTrainConfig:
     seed: int = 0
     image_size: int = 64
     grid: int = 4
-    stem: int = 4
     width: int = 64
     embed_dim: int = 64
     num_frames: int = 8
@@ -77,7 +76,7 @@ def train_mini_backbone(
     data = load_training_set(sources)
     items = data.items
     vocab = WordTokenizer.from_texts(data.texts()).vocab  # captions and antonym captions
-    model = MiniBackbone(MiniConfig(image_size=cfg.image_size, grid=cfg.grid, stem=cfg.stem, width=cfg.width, embed_dim=cfg.embed_dim,
+    model = MiniBackbone(MiniConfig(image_size=cfg.image_size, grid=cfg.grid, width=cfg.width, embed_dim=cfg.embed_dim,
                                     num_frames=cfg.num_frames, vocab=vocab))  # fmt: skip
     spec = FrameSpec(num_frames=cfg.num_frames)
     bar = _progress(progress)

@@ -74,20 +74,6 @@ def test_mini_checkpoint_round_trips_with_its_vocabulary_and_refuses_other_files
         build_backbone("mini", checkpoint=str(tmp_path / "junk.safetensors"))
 
 
-def test_a_mini_checkpoint_saved_before_the_stem_option_loads_as_the_stem_it_was_built_with(tmp_path):
-    from paxion_models.checkpoints import load_checkpoint, save_checkpoint
-
-    torch.manual_seed(0)
-    old = MiniBackbone(MiniConfig(stem=2, vocab=WordTokenizer.from_texts(TEXTS).vocab)).freeze()
-    weights, config = load_checkpoint(old.save(tmp_path / "new.safetensors"))
-    del config["mini"]["stem"], config["weights_hash"]  # as written before the option existed
-    loaded = build_backbone("mini", checkpoint=str(save_checkpoint(tmp_path / "old.safetensors", weights, config)))
-    assert loaded.cfg.stem == 2 and MiniConfig().stem == 4
-    x = torch.rand(1, 8, 3, 64, 64) * 2 - 1
-    with torch.no_grad():
-        torch.testing.assert_close(loaded.encode_video(x).patch_tokens, old.encode_video(x).patch_tokens)
-
-
 def test_unknown_backbone_is_a_clear_error():
     with pytest.raises(BackboneError, match="unknown backbone 'nope'"):
         build_backbone("nope")

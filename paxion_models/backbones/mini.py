@@ -6,7 +6,7 @@ It is built to have the blind spot the paper found in real video-language models
 - the text side is order-aware (word positions matter), so "from left to right" and "from right to left" get
   different vectors and a Knowledge Patcher has something to aim at.
 
-Patch tokens are a small grid of conv features with a fixed 2-D position code (so "where is the object"
+Patch tokens are a small grid of conv features with a learned spatial position (so "where is the object"
 survives into the tokens); frame t's tokens depend only on frame t (`frame_separable`). The word-level tokenizer
 is built from the training captions and saved inside the checkpoint.
 """
@@ -63,7 +63,6 @@ class WordTokenizer:
 class MiniConfig:
     image_size: int = 64
     grid: int = 4  # patch tokens per frame = grid * grid
-    stem: int = 4  # the second conv's kernel and stride (the first's: image_size // (stem * grid))
     width: int = 64  # patch-token and text-token width
     embed_dim: int = 64  # global video/text vector size
     text_layers: int = 2
@@ -91,21 +90,13 @@ class FrameEncoder(nn.Module):
     Like a ViT's position embedding, which survives into CLIP's patch tokens, a fixed 2-D position code is added
     to the normalised conv features, at their scale: the frame-mean objective has no reason to keep where an
     object is, so a learned position would stay near its initialisation and the tokens would not say where
-    anything is (a patcher could then not follow a moving object).
-
-    The stem's first conv sees small cells (4 x 4 pixels at 64 px) and the second merges stem x stem cells into
-    one token. A mini object moves about 12 px, less than a token's 16: what tells its direction is where in its
-    token it is, and finer cells keep that in the token's channels whatever the seed. With 8 x 8-pixel cells
-    (`stem=2`, the layout before) one seed's backbone kept little of the horizontal position: its
-    KP-Perceiver [VTC+DVDM] reached 74% AA (55-70% on push, pull and pan), 86% with 4 x 4-pixel cells."""
+    anything is (a patcher could then not follow a moving object)."""
 
     def __init__(self, cfg: MiniConfig):
         super().__init__()
         w = cfg.width
-        grid, k = cfg.grid, cfg.image_size // (cfg.stem * cfg.grid)
-        if k < 1 or k * cfg.stem * grid != cfg.image_size:
-            raise ValueError(f"mini backbone: image_size {cfg.image_size} is not a multiple of stem x grid = {cfg.stem * grid}")
-        self.conv = nn.Sequential(nn.Conv2d(3, 32, k, stride=k), nn.GELU(), nn.Conv2d(32, w, cfg.stem, stride=cfg.stem))  # -> grid x grid
+        grid, k = cfg.grid, cfg.image_size // (2 * cfg.grid)
+        self.conv = nn.Sequential(nn.Conv2d(3, 32, k, stride=k), nn.GELU(), nn.Conv2d(32, w, 2, stride=2))  # -> grid x grid
         self.conv_norm = nn.LayerNorm(w)
         self.register_buffer("grid_code", grid_position_code(grid, w), persistent=False)
         self.position = nn.Parameter(torch.randn(grid * grid, w) * 0.02)
@@ -202,7 +193,7 @@ class MiniBackbone(Backbone):
         weights, config = load_checkpoint(checkpoint)
         if config.get("kind") != "mini-backbone":
             raise CheckpointError(f"{checkpoint}: not a mini backbone checkpoint (kind={config.get('kind')!r})")
-        model = cls(MiniConfig(**{"stem": 2, **config["mini"]}))  # checkpoints before `stem` was saved used 2
+        model = cls(MiniConfig(**config["mini"]))
         load_strict(model, weights, checkpoint)
         model.weights_hash = config.get("weights_hash")
         return model.freeze()
