@@ -6,7 +6,7 @@ It is built to have the blind spot the paper found in real video-language models
 - the text side is order-aware (word positions matter), so "from left to right" and "from right to left" get
   different vectors and a Knowledge Patcher has something to aim at.
 
-Patch tokens are a small grid of conv features with a learned spatial position (so "where is the object"
+Patch tokens are a small grid of conv features with a fixed 2-D position code (so "where is the object"
 survives into the tokens); frame t's tokens depend only on frame t (`frame_separable`). The word-level tokenizer
 is built from the training captions and saved inside the checkpoint.
 """
