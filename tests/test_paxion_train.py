@@ -183,10 +183,10 @@ def test_demo_bundles_group_under_the_mini_backbone(tmp_path):
     from paxion_models.demo import write_submission
 
     labels = {}
-    for model in ("mini", "blind:mini", "kp-perceiver-vtc-dvdm-mini", "last-frame:kp-perceiver-vtc-dvdm-mini"):
-        write_submission(tmp_path, model)
+    for order, model in enumerate(("mini", "blind:mini", "kp-perceiver-vtc-dvdm-mini", "last-frame:kp-perceiver-vtc-dvdm-mini")):
+        write_submission(tmp_path, model, order)
         submission = load_submission(tmp_path / "submission.json")  # schema-checked
-        assert submission.backbone == "mini" and submission.source == "measured"
+        assert submission.backbone == "mini" and submission.source == "measured" and submission.table_order == order
         labels[model] = submission.method_label
     assert labels == {"mini": "Backbone", "blind:mini": "blind control", "kp-perceiver-vtc-dvdm-mini": "KP-Perceiver [VTC+DVDM]",
                       "last-frame:kp-perceiver-vtc-dvdm-mini": "KP-Perceiver [VTC+DVDM], last-frame control"}  # fmt: skip
