@@ -36,7 +36,7 @@ from actionbench.ids import stable_hash, unit_interval
 from actionbench.models.protocol import ModelError
 from actionbench.models.registry import create_model, model_kind
 from actionbench.probes.schema import Clip, Probe, ProbeSet
-from actionbench.video import FrameSpec, decoder_name, read_frames, to_model_input
+from actionbench.video import FrameSpec, decoder_name, read_frames, to_model_input, video_identity
 
 VR = "video_reversal"
 ORDER_CHECK_CLIPS = 3  # clips on which a declared order_invariant is verified
@@ -102,16 +102,6 @@ def pair_key(view_key: str, text: str) -> str:
     return stable_hash(view_key, text_key(text))
 
 
-def _video_identity(path: Path) -> tuple[str, int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    if not path.is_file():
-        return None
-    return str(path.resolve()), st.st_size, st.st_mtime_ns
-
-
 def pair_roots(probesets: Sequence[ProbeSet], videos: Sequence[str | Path]) -> list[Path]:
     """One videos root per probe set: the same root for all, or one each in the same order."""
     if not videos:
@@ -146,7 +136,7 @@ def plan_suite(
             seen[probe.probe_id] = ps.probeset_id
             clip = clips[probe.clip_id]
             path = root / clip.video
-            identity = _video_identity(path)
+            identity = video_identity(path)
             if identity is None:
                 key = stable_hash("missing-video", str(path), clip.start, clip.end)
             else:

@@ -120,6 +120,18 @@ def reverse_frames(frames):
     return torch.flip(frames, dims=[-4])
 
 
+def video_identity(path: Path) -> tuple[str, int, int] | None:
+    """(resolved path, size, mtime in ns) of a video file, or None when it is not a readable file: what caches key
+    a video by, so a regenerated or replaced file never gets another file's stored features."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    if not path.is_file():
+        return None
+    return str(path.resolve()), st.st_size, st.st_mtime_ns
+
+
 def resolve_video(root: str | Path, relative: str) -> Path:
     """The file for a clip's relative video path; `<stem>.mp4` is accepted where the original is missing
     (the layout `actionbench preprocess` writes)."""

@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from actionbench.ids import stable_hash
-from actionbench.video import FrameSpec
+from actionbench.video import FrameSpec, video_identity
 from paxion_models.backbones.base import Backbone, VideoFeatures
 from paxion_models.data import BatchOrder, ClipFrames, TrainItem
 
@@ -107,8 +107,8 @@ class FeatureSource:
     def _key(self) -> str:
         bb = self.backbone
         return stable_hash(
-            "paxion-features-1", bb.name, getattr(bb, "weights_hash", None), getattr(bb, "args", {}),
-            [(i.clip_id, str(i.video), i.start, i.end) for i in self.items], self.spec.to_dict(),
+            "paxion-features-2", bb.name, getattr(bb, "weights_hash", None), getattr(bb, "args", {}),
+            [(i.clip_id, video_identity(Path(i.video)), i.start, i.end) for i in self.items], self.spec.to_dict(),
             bb.preprocess.to_dict(), self._extras(),
         )  # fmt: skip
 

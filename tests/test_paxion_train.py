@@ -75,6 +75,33 @@ def test_cached_features_train_like_features_computed_per_batch(data, tmp_path):
     assert list((tmp_path / "cache").glob("features-*.safetensors"))
 
 
+def test_the_feature_cache_is_not_served_for_a_replaced_video(data, tmp_path):
+    """A regenerated benchmark keeps its video paths: cached features must follow the files, not the names."""
+    import dataclasses
+    import shutil
+
+    from actionbench.video import FrameSpec
+    from paxion_models.features import FeatureSource
+
+    items = []
+    for i, item in enumerate(load_training_set(data["train"]).items[:2]):
+        shutil.copy(item.video, tmp_path / f"{i}{item.video.suffix}")
+        items.append(dataclasses.replace(item, video=tmp_path / f"{i}{item.video.suffix}"))
+
+    def tokens() -> torch.Tensor:
+        source = FeatureSource(mini(data), items, FrameSpec(), torch.device("cpu"), need_reversed=False, need_global=True,
+                               cache=True, cache_dir=tmp_path / "cache")  # fmt: skip
+        return source.table["tokens"]
+
+    before = tokens()
+    torch.testing.assert_close(tokens(), before)  # served from the cache
+    shutil.copy(items[1].video, items[0].video)  # clip 0's file now holds clip 1's video
+    after = tokens()
+    torch.testing.assert_close(after[0], after[1])
+    assert not torch.allclose(after[0], before[0])
+    assert len(list((tmp_path / "cache").glob("features-*.safetensors"))) == 2
+
+
 def test_checkpoint_holds_only_the_head_and_its_config_and_loads_as_a_registry_entry(data, tmp_path):
     from actionbench.models.registry import create_model
 
