@@ -38,6 +38,10 @@ def main() -> int:
         for name, acc in report["accuracy"].items():
             print(f"{name:42s} {acc.get('action_antonym', float('nan')):6.1f} {acc.get('video_reversal', float('nan')):6.1f} "
                   f"{acc.get('object_replacement', float('nan')):6.1f}")  # fmt: skip
+        for name, families in report["families"].items():
+            print(f"{name} per scene family (AA / VR): " + ", ".join(
+                f"{f} {t.get('action_antonym', float('nan')):.0f}/{t.get('video_reversal', float('nan')):.0f}"
+                for f, t in families.items()))  # fmt: skip
         for c in report["claims"]:
             print(f"  [{'ok' if c['ok'] else 'FAIL'}] {c['what']}  {c['detail']}")
     args.out.mkdir(parents=True, exist_ok=True)

@@ -84,11 +84,28 @@ def run_mini_claim(seed: int, out: Path, size: str = "default", eval_set: str = 
                                                              model_args={"checkpoint": str(ckpt)}, cache=False)  # fmt: skip
     timings["evaluation"] = time.perf_counter() - t
     claims = check_claims(runs, predictions, seed=seed)
+    families = {name: family_accuracy(runs[name]) for name in MODELS if "kp-perceiver" in name}
     table = {name: {task: round(cell["accuracy"], 1) for task, cell in next(iter(r["results"].values())).items()}
              for name, r in runs.items()}  # fmt: skip
     return {"seed": seed, "eval_set": eval_set, "accuracy": table, "timings_s": timings,
-            "steps_per_second": story.steps_per_second,
+            "steps_per_second": story.steps_per_second, "families": families,
             "claims": [c.__dict__ for c in claims], "all_ok": all(c.ok for c in claims)}  # fmt: skip
+
+
+def family_accuracy(results: dict) -> dict[str, dict[str, float]]:
+    """Accuracy (%) per mini scene family and task, from an evaluation's per-template / per-verb breakdown (both
+    directions of a family together): which actions a model has learned."""
+    from actionbench.datasets.mini import EGO4D_PAIRS, SSV2_PAIRS
+
+    family_of = {name: family for family, *names in SSV2_PAIRS + EGO4D_PAIRS for name in names}
+    right: dict[str, dict[str, list[float]]] = {}
+    for breakdown in results["breakdowns"].values():
+        for group, tasks in breakdown.items():
+            for task, cell in tasks.items():
+                tally = right.setdefault(family_of.get(group, group), {}).setdefault(task, [0.0, 0])
+                tally[0] += cell["accuracy"] * cell["n"] / 100
+                tally[1] += cell["n"]
+    return {f: {t: round(100 * c / n, 1) for t, (c, n) in sorted(tasks.items())} for f, tasks in sorted(right.items())}
 
 
 # ------------------------------------------------------------------------------------ the claims ("Done when")

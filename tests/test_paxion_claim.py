@@ -34,3 +34,22 @@ def test_the_frozen_frame_mean_backbone_knows_objects_not_actions(report):
 def test_the_knowledge_patcher_learns_actions(report):
     failed = _failed(report, lambda what: not what.startswith(FROZEN))
     assert not failed, "\n".join(failed)
+
+
+def test_family_accuracy_puts_both_directions_of_a_family_together(tmp_path):
+    pytest.importorskip("actionbench.datasets.mini")
+    from actionbench.datasets.mini import EGO4D_PAIRS, SSV2_PAIRS, generate_mini
+    from actionbench.demo import mini_probe_sets
+    from actionbench.evaluate import evaluate
+    from paxion_models.recipes import family_accuracy
+
+    generate_mini(tmp_path / "mini", seed=0, size="tiny")
+    sets = mini_probe_sets(tmp_path / "mini", tmp_path / "probes")
+    for name, families in (("ssv2-val", SSV2_PAIRS), ("ego4d-val", EGO4D_PAIRS)):
+        results, predictions = evaluate("chance", probes=[sets[name][0]], videos=[sets[name][1]], cache=False)
+        by_family = family_accuracy(results)
+        assert set(by_family) <= {f for f, _, _ in families}
+        for task in ("action_antonym", "video_reversal"):
+            rows = predictions[predictions.task == task]
+            assert sum(by_family[f][task] * len(rows[rows.group.isin(set(names))]) / 100
+                       for f, *names in families if f in by_family) == pytest.approx(rows.decision.sum())  # fmt: skip
