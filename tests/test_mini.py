@@ -247,7 +247,7 @@ def test_objects_move_as_captioned_and_reversed_frames_move_back(
     for clip in clips:
         frames, _ = _decode_decord(tiny.ssv2_videos / f"{clip.id}.webm")
         track = _centroid(frames, clip.plan.things[0].colour, axis)
-        travel = AMPLITUDE * (64 - 2 * (8.5 + 4))  # the least a clip travels: its state range is the frame less margins
+        travel = AMPLITUDE * (mini.FRAME_SIZE - 2 * (8.5 + 4))  # the least a clip travels: its state range is the frame less margins
         assert sign * (track[-1] - track[0]) > travel - 1, (clip.label, track)
         assert np.all(sign * np.diff(track) > -0.5), "moves steadily, never back"
         backwards = _centroid(frames[::-1], clip.plan.things[0].colour, axis)
