@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from paxion_models.recipes import run_mini_claim
+from paxion_models.recipes import TRAIN_SETS, run_mini_claim
 
 
 def main() -> int:
@@ -25,13 +25,16 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("/tmp/paxion-mini-claim"))
     parser.add_argument("--size", default="default")
     parser.add_argument("--eval-set", default="ssv2-val")
+    parser.add_argument("--train-on", nargs="+", default=list(TRAIN_SETS), choices=list(TRAIN_SETS),
+                        help="the train splits of the story (default: both)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     reports = []
     for seed in args.seeds:
-        report = run_mini_claim(seed, args.out / f"seed{seed}", args.size, args.eval_set, not args.quiet)
+        report = run_mini_claim(seed, args.out / f"seed{seed}", args.size, args.eval_set, not args.quiet,
+                                tuple(args.train_on))
         reports.append(report)
         print(f"\n== seed {seed} ({args.eval_set}); timings {json.dumps({k: round(v) for k, v in report['timings_s'].items()})}")
         print(f"{'model':42s} {'AA':>6s} {'VR':>6s} {'OR':>6s}")

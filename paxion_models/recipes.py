@@ -58,8 +58,13 @@ MODELS = ("mini", "blind:mini", "first-frame:mini", "last-frame:mini", "kp-perce
           "last-frame:kp-perceiver-vtc-dvdm-mini")  # fmt: skip
 
 
-def run_mini_claim(seed: int, out: Path, size: str = "default", eval_set: str = "ssv2-val", progress: bool = True) -> dict:
-    """Generate, build probes, train the story, evaluate every model and control on `eval_set`, check the claims."""
+TRAIN_SETS = ("ssv2-train", "ego4d-train")
+
+
+def run_mini_claim(seed: int, out: Path, size: str = "default", eval_set: str = "ssv2-val", progress: bool = True,
+                   train_on: tuple[str, ...] = TRAIN_SETS) -> dict:  # fmt: skip
+    """Generate, build probes, train the story on `train_on`, evaluate every model and control on `eval_set`, check
+    the claims."""
     from actionbench.datasets.mini import generate_mini
     from actionbench.demo import mini_probe_sets
     from actionbench.evaluate import evaluate
@@ -72,7 +77,7 @@ def run_mini_claim(seed: int, out: Path, size: str = "default", eval_set: str = 
     sets = mini_probe_sets(out / "mini", out / "probes")
     timings["data+probes"] = time.perf_counter() - t
     t = time.perf_counter()
-    story = train_mini_story([sets["ssv2-train"], sets["ego4d-train"]], out / "models", seed=seed, progress=progress)
+    story = train_mini_story([sets[name] for name in train_on], out / "models", seed=seed, progress=progress)
     timings["training"] = time.perf_counter() - t
     checkpoints = {"mini": story.backbone, "kp-perceiver-vtc-mini": story.kp_vtc, "kp-perceiver-vtc-dvdm-mini": story.kp_dvdm}
     probes, videos = sets[eval_set]
@@ -87,7 +92,7 @@ def run_mini_claim(seed: int, out: Path, size: str = "default", eval_set: str = 
     families = {name: family_accuracy(runs[name]) for name in MODELS if "kp-perceiver" in name}
     table = {name: {task: round(cell["accuracy"], 1) for task, cell in next(iter(r["results"].values())).items()}
              for name, r in runs.items()}  # fmt: skip
-    return {"seed": seed, "eval_set": eval_set, "accuracy": table, "timings_s": timings,
+    return {"seed": seed, "eval_set": eval_set, "train_on": list(train_on), "accuracy": table, "timings_s": timings,
             "steps_per_second": story.steps_per_second, "families": families,
             "claims": [c.__dict__ for c in claims], "all_ok": all(c.ok for c in claims)}  # fmt: skip
 
