@@ -9,9 +9,12 @@ from typing import Any
 import numpy as np
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)  # built once, not per call
+
+
 def canonical_json(obj: Any) -> str:
     """JSON with sorted keys and no whitespace: the form that is hashed."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(obj)
 
 
 def stable_hash(*parts: Any, length: int = 16) -> str:

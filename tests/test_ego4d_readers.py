@@ -247,6 +247,27 @@ def test_read_egoclip_names_file_line_and_field_of_bad_input(tmp_path: Path, lin
         read_egoclip(path)
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["[17]", "[17, 93]", "[]", " [ 0 , 5 ] ", "[-1]", "[17,", "[01]", "[1.0]", "[+1]", "[true]", "[1,]", "17", "",
+     "[[1]]", '["1"]'],
+)  # fmt: skip
+def test_taxonomy_tags_read_as_a_json_list_of_integers_would(value: str) -> None:
+    """The reader's fast path for "[17, 93]" accepts exactly what a JSON parse into a list of ints accepts."""
+    from actionbench.datasets.ego4d import _index_list
+
+    try:
+        parsed = json.loads(value) if value.strip() else []
+        expected = parsed if isinstance(parsed, list) and all(type(v) is int for v in parsed) else None
+    except json.JSONDecodeError:
+        expected = None
+    if expected is None:
+        with pytest.raises(AnnotationError, match="tag_verb is not a list of indices"):
+            _index_list(value, "f:2", "tag_verb")
+    else:
+        assert _index_list(value, "f:2", "tag_verb") == expected
+
+
 def test_read_egoclip_csv_missing_column_names_field(tmp_path: Path) -> None:
     rec = {k: v for k, v in egoclip_record().items() if k != "clip_relative_end"}
     path = tmp_path / "egoclip.csv"

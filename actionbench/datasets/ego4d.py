@@ -14,6 +14,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,13 @@ MAX_WORDS = 50
 # ---------------------------------------------------------------------------------------------------------
 
 _PUNCT = re.compile(r'[.!"()*#:;~]')
+_UNSURE_END = re.compile(r"\. #unsure")
+_UNSURE_THING = re.compile(r"\b(?:the|a) #unsure")
+_DOUBLED_TAG = re.compile(r"#([a-z])\1 ")
+_TAG = re.compile(r"# ?[a-z] ")
 
 
+@lru_cache(maxsize=1 << 16)  # narrations repeat ("#C C picks up the knife"); a dataset holds millions
 def clean_text(raw: str, max_words: int = MAX_WORDS) -> str:
     """The model-facing narration: "#C C picks up the knife." -> "c picks up the knife".
 
@@ -43,11 +49,11 @@ def clean_text(raw: str, max_words: int = MAX_WORDS) -> str:
     "#C C" does, instead of the original's "cc picks". `\\b` guards keep "pizza #unsure" intact.
     """
     t = raw.lower()
-    t = re.sub(r"\. #unsure", "", t)
-    t = re.sub(r"\b(?:the|a) #unsure", "something", t)
+    t = _UNSURE_END.sub("", t)
+    t = _UNSURE_THING.sub("something", t)
     t = t.replace(" #unsure", " something")
-    t = re.sub(r"#([a-z])\1 ", r"\1 ", t)
-    t = re.sub(r"# ?[a-z] ", "", t)
+    t = _DOUBLED_TAG.sub(r"\1 ", t)
+    t = _TAG.sub("", t)
     t = _PUNCT.sub(" ", t)
     return " ".join(t.split()[:max_words])
 
@@ -155,6 +161,7 @@ def _actor_end(words: list[str]) -> int:
     return i
 
 
+@lru_cache(maxsize=1 << 16)  # the reader and the Action Antonym edit both parse each narration
 def parse_narration(text: str) -> Narration | None:
     """Find the actor, the main verb after it (with a particle when phrasal) and its direct object.
 
@@ -286,8 +293,14 @@ def _number(value: Any, where: str, name: str) -> float:
     return x
 
 
+_JSON_INT_LIST = re.compile(r"\s*\[\s*(?:-?(?:0|[1-9]\d*)\s*(?:,\s*-?(?:0|[1-9]\d*)\s*)*)?\]\s*")
+_JSON_INT = re.compile(r"-?\d+")
+
+
 def _index_list(value: Any, where: str, name: str) -> list[int]:
     """EgoClip's taxonomy tags: a stringified list of ints ('[17, 93]') or a list."""
+    if isinstance(value, str) and _JSON_INT_LIST.fullmatch(value):  # the common case, without a JSON parse
+        return [int(x) for x in _JSON_INT.findall(value)]
     if isinstance(value, str):
         try:
             value = json.loads(value) if value.strip() else []

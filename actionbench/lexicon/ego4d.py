@@ -130,6 +130,7 @@ def verb_lemma(word: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1 << 14)
 def penn_tag(word: str, lemma: str) -> str:
     """The Penn tag of a verb form given its lemma: VB, VBZ, VBG, VBD or VBN."""
     w = word.lower()
@@ -152,6 +153,7 @@ def verb_tag(verb_token: str) -> str:
     return penn_tag(word, lemma)
 
 
+@lru_cache(maxsize=1 << 14)  # a few hundred verbs and forms cover whole datasets; lemminflect deep-copies per call
 def inflect_like(antonym_phrase: str, verb_token: str) -> str:
     """Inflect the antonym's first word like the narration's verb ("put down", "picks up" -> "puts down")."""
     head, *rest = antonym_phrase.split()

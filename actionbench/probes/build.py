@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -61,11 +62,17 @@ def build_probes(
         global _FORKED  # forked workers inherit the clips: only the (small) job tuples are pickled
         n = min(workers, len(clips) // MIN_CHUNK)
         _FORKED = (clips, dataset, lexicon, seed, object_pool)
+        collecting = gc.isenabled()
+        # No collection while the workers (forked with it off) build and the parent unpickles 100,000s of probes:
+        # the collector would rescan the large heap again and again (and copy it, page by page, in the workers).
+        gc.disable()
         try:
             with ProcessPoolExecutor(n, mp_context=mp.get_context("fork")) as pool:
                 parts = list(pool.map(_build_forked, [(i, n) for i in range(n)]))
         finally:
             _FORKED = None
+            if collecting:
+                gc.enable()
     else:
         parts = [_build_part(clips, dataset, lexicon, seed, object_pool)]
     probes: list[Probe] = []
