@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)  # built once, not per call
 
 
