@@ -26,7 +26,7 @@ def main() -> int:
     parser.add_argument("--size", default="default")
     parser.add_argument("--eval-set", default="ssv2-val")
     parser.add_argument("--train-on", nargs="+", default=list(TRAIN_SETS), choices=list(TRAIN_SETS),
-                        help="the train splits of the story (default: both)")
+                        help="the train splits of the two patchers (default: both; the backbone always trains on both)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
