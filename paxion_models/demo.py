@@ -1,7 +1,8 @@
 """The demo's training stages (entry point `actionbench.demo`): the paper's story on the mini benchmark.
 
-Train the mini backbone on the mini train split, then a KP-Perceiver with VTC and one with VTC+DVDM on its frozen
-features; evaluate the backbone, both patchers and the controls through the harness on the validation sets.
+Train the mini backbone on both mini train splits, then, per dataset as the paper does, a KP-Perceiver with VTC and
+one with VTC+DVDM on its frozen features; evaluate the backbone and its controls on both validation sets, and each
+patcher and its controls on its own dataset's validation set, through the harness.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from rich.console import Console
 
 CONTROLS = ("blind:", "first-frame:", "last-frame:")
+DATASET_LABELS = {"ssv2": "SSv2-mini", "ego4d": "Ego4D-mini"}
 
 
 def run_stages(
@@ -26,27 +28,33 @@ def run_stages(
     evaluate_rows: Callable[..., list[Path]],
 ) -> list[Path]:
     """Train, evaluate, and return the result-bundle folders for the leaderboard."""
-    from paxion_models.recipes import train_mini_story
+    from paxion_models.recipes import PER_DATASET, train_mini_story
 
-    console.rule("Paxion: mini backbone and Knowledge Patchers")
-    sources = [sets["ssv2-train"], sets["ego4d-train"]]
-    story = train_mini_story(sources, out / "paxion", seed=seed, progress=True)
+    console.rule("Paxion: mini backbone and Knowledge Patchers (one per dataset)")
+    story = train_mini_story(sets, out / "paxion", seed=seed, progress=True, patchers=PER_DATASET)
     console.print(
         "trained in " + ", ".join(f"{k} {v:.0f} s" for k, v in story.seconds.items())
         + f" (checkpoints under {out / 'paxion'})"
     )
     backbone: dict[str, Any] = {"checkpoint": str(story.backbone)}
-    dvdm: dict[str, Any] = {"checkpoint": str(story.kp_dvdm)}
     rows: list[tuple[str, str, dict[str, Any], int | None]] = [("mini", "mini", backbone, None)]
     rows += [(f"{c.rstrip(':')}-mini", f"{c}mini", backbone, None) for c in CONTROLS]
-    rows += [
-        ("kp-perceiver-vtc-mini", "kp-perceiver-vtc-mini", {"checkpoint": str(story.kp_vtc)}, None),
-        ("kp-perceiver-vtc-dvdm-mini", "kp-perceiver-vtc-dvdm-mini", dvdm, None),
-    ]
-    rows += [(f"{c.rstrip(':')}-kp-perceiver-vtc-dvdm-mini", f"{c}kp-perceiver-vtc-dvdm-mini", dvdm, None) for c in CONTROLS]
     bundles = evaluate_rows(rows, sets, out, console)
-    for order, ((_, model, _, _), bundle) in enumerate(zip(rows, bundles, strict=True)):
-        write_submission(bundle, model, order)  # the story's order: backbone, its controls, patchers, their controls
+    models = [model for _, model, _, _ in rows]
+    patchers = [None] * len(rows)
+    for dataset in PER_DATASET:  # each patcher and its controls on its own dataset's validation probes
+        dvdm: dict[str, Any] = {"checkpoint": str(story.kp_dvdm[dataset])}
+        mine = [
+            (f"kp-perceiver-vtc-mini-{dataset}", "kp-perceiver-vtc-mini", {"checkpoint": str(story.kp_vtc[dataset])}, None),
+            (f"kp-perceiver-vtc-dvdm-mini-{dataset}", "kp-perceiver-vtc-dvdm-mini", dvdm, None),
+        ]
+        mine += [(f"{c.rstrip(':')}-kp-perceiver-vtc-dvdm-mini-{dataset}", f"{c}kp-perceiver-vtc-dvdm-mini", dvdm, None)
+                 for c in CONTROLS]  # fmt: skip
+        bundles += evaluate_rows(mine, sets, out, console, datasets=(f"{dataset}-val",))
+        models += [model for _, model, _, _ in mine]
+        patchers += [dataset] * len(mine)
+    for order, (model, patcher, bundle) in enumerate(zip(models, patchers, bundles, strict=True)):
+        write_submission(bundle, model, order, patcher)  # the story's order: backbone, its controls, each patcher, ...
     return bundles
 
 
@@ -54,14 +62,16 @@ METHODS = {"mini": ("Backbone", None), "kp-perceiver-vtc-mini": ("KP-Perceiver",
            "kp-perceiver-vtc-dvdm-mini": ("KP-Perceiver", "VTC+DVDM")}  # fmt: skip
 
 
-def write_submission(bundle: Path, model: str, order: int | None = None) -> None:
+def write_submission(bundle: Path, model: str, order: int | None = None, patcher: str | None = None) -> None:
     """Leaderboard metadata for a demo bundle, so its rows group under the mini backbone (as the paper's table),
-    in the given row order."""
+    in the given row order; a patcher trained on one dataset (`patcher`: "ssv2" | "ego4d") says so."""
     from actionbench.files import atomic_write
     from actionbench.leaderboard.submission import SUBMISSION_FILE, Submission
 
     control, _, inner = model.rpartition(":")
     method, loss = METHODS[inner]
+    if patcher:
+        method = f"{method} ({DATASET_LABELS[patcher]} patcher)"
     if control:
         method = f"{method} [{loss}], {control} control" if loss else f"{control} control"
         loss = None

@@ -217,3 +217,6 @@ def test_demo_bundles_group_under_the_mini_backbone(tmp_path):
         labels[model] = submission.method_label
     assert labels == {"mini": "Backbone", "blind:mini": "blind control", "kp-perceiver-vtc-dvdm-mini": "KP-Perceiver [VTC+DVDM]",
                       "last-frame:kp-perceiver-vtc-dvdm-mini": "KP-Perceiver [VTC+DVDM], last-frame control"}  # fmt: skip
+    write_submission(tmp_path, "first-frame:kp-perceiver-vtc-dvdm-mini", 9, patcher="ego4d")
+    assert load_submission(tmp_path / "submission.json").method_label == (
+        "KP-Perceiver (Ego4D-mini patcher) [VTC+DVDM], first-frame control")
