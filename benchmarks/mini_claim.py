@@ -20,7 +20,6 @@ import torch
 
 from paxion_models.recipes import RECIPES, run_mini_claim
 
-
 TASKS = ("action_antonym", "video_reversal", "object_replacement")
 
 
