@@ -67,7 +67,7 @@ def evaluate_rows(
 ) -> list[Path]:
     """Evaluate each (bundle name, model, model args, limit) on the demo's validation sets; returns bundle dirs."""
     from actionbench.cli.evaluation import results_table
-    from actionbench.evaluate import evaluate
+    from actionbench.runner import evaluate
 
     probes = [sets[name][0] for name in DEMO_SETS]
     videos = [sets[name][1] for name in DEMO_SETS]

@@ -73,8 +73,8 @@ def eval_command(
     bootstrap_size: int = typer.Option(1000, "--bootstrap-size"),
 ) -> None:
     """Score a model on ActionBench probe sets and write a result bundle (results.json + predictions.jsonl)."""
-    from actionbench.evaluate import command_line, evaluate
     from actionbench.models.registry import parse_model_args
+    from actionbench.runner import command_line, evaluate
 
     args = parse_model_args(model_arg, checkpoint)
     results, _ = evaluate(

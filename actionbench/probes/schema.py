@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from actionbench import PROTOCOL_VERSION
 from actionbench.files import read_jsonl
 from actionbench.ids import canonical_json, stable_hash
+from actionbench.version import PROTOCOL_VERSION
 
 TASKS = ("action_antonym", "video_reversal", "object_replacement")
 TASK_SHORT = {"action_antonym": "AA", "video_reversal": "VR", "object_replacement": "OR"}
