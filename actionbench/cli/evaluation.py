@@ -9,9 +9,10 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from actionbench import tasks
 from actionbench.cli import app, console, err_console, fail
 
-TASK_COLUMNS = (("action_antonym", "AA"), ("video_reversal", "VR"), ("object_replacement", "OR"))
+TASK_COLUMNS = tuple((t, tasks.short(t)) for t in tasks.PROBE_TASKS)
 
 
 def results_table(results: dict[str, Any]) -> Table:
@@ -36,7 +37,7 @@ def results_table(results: dict[str, Any]) -> Table:
             cell = cells.get(task)
             if cell is None or cell["n"] == 0:
                 row.append("-")
-            elif task == "video_reversal" and cell.get("temporally_blind"):
+            elif task == tasks.VR and cell.get("temporally_blind"):
                 row.append("[dim]temporally blind[/]")
             else:
                 lo, hi = cell["ci95"]

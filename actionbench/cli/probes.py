@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from actionbench.cli import app, console, fail
+from actionbench.tasks import PROBE_TASKS
 
 lexicon_app = typer.Typer(help="Inspect and rebuild the project's lexicon.", no_args_is_help=True)
 app.add_typer(lexicon_app, name="lexicon")
@@ -46,10 +47,10 @@ def read_annotations(dataset: str, annotations: Path, split: str, alpha: float =
 def counts_table(rows: list[tuple[str, dict[str, int]]], title: str = "Probe counts") -> Table:
     t = Table(title=title)
     t.add_column("probe set")
-    for col in ("clips", "action_antonym", "video_reversal", "object_replacement"):
+    for col in ("clips", *PROBE_TASKS):
         t.add_column(col, justify="right")
     for name, counts in rows:
-        t.add_row(name, *[str(counts.get(c, 0)) for c in ("clips", "action_antonym", "video_reversal", "object_replacement")])
+        t.add_row(name, *[str(counts.get(c, 0)) for c in ("clips", *PROBE_TASKS)])
     return t
 
 

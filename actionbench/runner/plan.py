@@ -16,9 +16,9 @@ from typing import Any
 from actionbench.cache import EmbeddingCache
 from actionbench.ids import stable_hash, unit_interval
 from actionbench.probes.schema import Clip, Probe, ProbeSet
+from actionbench.tasks import VR
 from actionbench.video import video_identity
 
-VR = "video_reversal"
 SUBSET_RULE = "the N probes with the smallest actionbench.ids.unit_interval('subset', probe_id)"
 
 
