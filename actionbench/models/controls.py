@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from actionbench.models.protocol import CrossEncoder, ModelError, ModelSpec, VideoTextModel
+from actionbench.models.protocol import CrossEncoder, ModelError, ModelSpec, VideoTextModel, model_kind
 
 MODES = ("first-frame", "last-frame", "blind")
 
@@ -83,8 +83,6 @@ class CrossControl(_Control, CrossEncoder):
 
 def wrap(inner: Any, mode: str) -> VideoTextModel | CrossEncoder:
     """Wrap any model (dual or cross) in a control."""
-    from actionbench.models.registry import model_kind
-
     if mode not in MODES:
         raise ModelError(f"unknown control {mode!r} (choose from {', '.join(MODES)})")
     return DualControl(inner, mode) if model_kind(inner) == "dual" else CrossControl(inner, mode)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from actionbench.ids import stable_hash
-from actionbench.models.protocol import ModelError, ModelSpec
+from actionbench.models.protocol import ModelError, ModelSpec, check_model, model_kind
 
 ENTRY_POINT_GROUP = "actionbench.models"
 _FILE_FORM = re.compile(r"^(?P<path>.+\.py):(?P<attr>[A-Za-z_][\w.]*)$")
@@ -197,18 +197,15 @@ def _file_spec(path: Path, attr: str) -> ModelSpec:
 
 
 def is_model(obj: Any) -> bool:
-    """Does `obj` follow the protocol (a dual encoder or a cross-encoder)?"""
-    dual = callable(getattr(obj, "encode_videos", None)) and callable(getattr(obj, "encode_texts", None))
-    return dual or callable(getattr(obj, "score", None))
+    """Does `obj` have a protocol's scoring methods (a dual encoder, a cross-encoder or a probe scorer)?"""
+    try:
+        model_kind(obj)
+    except ModelError:
+        return False
+    return True
 
 
-def model_kind(model: Any) -> str:
-    """`dual` (encode_videos + encode_texts) or `cross` (score)."""
-    if callable(getattr(model, "encode_videos", None)) and callable(getattr(model, "encode_texts", None)):
-        return "dual"
-    if callable(getattr(model, "score", None)):
-        return "cross"
-    raise ModelError(f"{type(model).__name__} is not a model: it needs encode_videos + encode_texts, or score")
+__all__ = ["Registry", "create_model", "is_model", "load_registry", "model_kind", "parse_model_args", "resolve"]
 
 
 def create_model(name: str, args: dict[str, Any] | None = None) -> Any:
@@ -236,6 +233,7 @@ def create_model(name: str, args: dict[str, Any] | None = None) -> Any:
         model.name = name
     if not _own(model, "args"):
         model.args = args
+    check_model(model)  # anything missing is one line now, not an AttributeError deep in the runner
     return model
 
 

@@ -48,13 +48,13 @@ class Encoder:
     """Turns decoded units into committed cache entries, one model batch at a time."""
 
     def __init__(self, model: Any, kind: str, cache: EmbeddingCache, rt: Runtime, batch_size: int,
-                 plan_texts: dict[str, list[str]]) -> None:
+                 plan_texts: dict[str, list[str]], paired_reversal: bool = False) -> None:
         self.model = model
         self.kind = kind
         self.cache = cache
         self.rt = rt
         self.batch_size = max(1, batch_size)
-        self.pair = kind == "dual" and callable(getattr(model, "encode_videos_and_reversed", None))
+        self.pair = kind == "dual" and paired_reversal
         self.plan_texts = plan_texts  # view key -> texts a cross-encoder scores it against
         self.batches = 0
         self.shape: tuple[int, ...] | None = None

@@ -146,6 +146,7 @@ class Scoring:
     kind: str  # dual | cross
     by_probe: bool  # scores from probe ids alone (chance): decode, but call no encoder
     declared: bool  # declares order_invariant
+    paired_reversal: bool = False  # provides encode_videos_and_reversed (both views in one pass)
     blind: bool = False  # declared and verified: VR is "temporally blind", no reversed pass
     view_texts: dict[str, list[str]] = field(default_factory=dict)  # view key -> texts it is scored against
 

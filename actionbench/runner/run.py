@@ -20,7 +20,8 @@ from typing import Any
 
 from actionbench import bundle, metrics
 from actionbench.cache import EmbeddingCache, default_cache_dir
-from actionbench.models.registry import create_model, model_kind
+from actionbench.models.protocol import check_model
+from actionbench.models.registry import create_model
 from actionbench.probes.schema import ProbeSet
 from actionbench.runner.fingerprint import cache_namespace, fingerprint, git_hash, set_eval
 from actionbench.runner.order import check_order_invariance
@@ -86,12 +87,12 @@ def evaluate(
             model = create_model(model, model_args)
         elif model_args:
             raise ValueError("model_args apply to a model given by name, not to a model object")
+        profile = check_model(model)  # a model object given directly is checked here, one line if incomplete
         model_fingerprint = fingerprint(model)  # before moving: the same on every device and process
         if callable(getattr(model, "to", None)):
             model = model.to(rt.device) or model
         set_eval(model)
-        scoring = Scoring(model, model_kind(model), callable(getattr(model, "score_probes", None)),
-                          bool(getattr(model, "order_invariant", False)))
+        scoring = Scoring(model, profile.kind, profile.by_probe, profile.order_invariant, profile.paired_reversal)
         namespace = cache_namespace(scoring, model_fingerprint, spec, rt)
         if cache is False or scoring.by_probe:
             cache_root = None  # the chance line has nothing worth keeping
@@ -112,8 +113,7 @@ def evaluate(
             scores = scores_dual(model, plan, entries, scoring.blind, rt)
         else:
             scores = scores_cross(plan, entries, scoring.blind)
-        logit_scale = getattr(model, "logit_scale", None)
-        logit_scale = None if logit_scale is None else float(logit_scale)
+        logit_scale = profile.logit_scale
         predictions = predictions_for(plan, scores, ties, logit_scale)
         summary = metrics.summarize(predictions, policy=ties, bootstrap_seed=bootstrap_seed,
                                     bootstrap_size=bootstrap_size, temporally_blind=scoring.blind)

@@ -35,7 +35,7 @@ def encode_shard(scoring: Scoring, plan: Plan, store: EmbeddingCache, rt: Runtim
     model = scoring.model
     shard = Shard([u for u in plan.units.values() if u.error is None and shard_of(u.key, rt.world) == rt.rank])
     todo = [(u, keys) for u in shard.units if (keys := scoring.wanted(u, store))]
-    encoder = Encoder(model, scoring.kind, store, rt, batch_size, scoring.view_texts)
+    encoder = Encoder(model, scoring.kind, store, rt, batch_size, scoring.view_texts, scoring.paired_reversal)
     try:
         with progress_bar(progress and rt.is_main) as bar:
             if scoring.kind == "dual" and not scoring.by_probe:
