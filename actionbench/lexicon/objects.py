@@ -388,8 +388,8 @@ def _ssv2_mentions(path: Path, skipped: Counter[str]) -> Iterable[tuple[str, str
 
 def _egoclip_mentions(path: Path, skipped: Counter[str]) -> Iterable[tuple[str, str | None]]:
     """(head noun, None) for the direct object of every narration of an EgoClip jsonl (field clip_text)."""
-    from actionbench.datasets.ego4d import clean_text, parse_narration
     from actionbench.files import read_jsonl
+    from actionbench.lexicon.narration import clean_text, parse_narration
 
     if not path.is_file():
         raise VocabularyError(f"{path}: cannot read EgoClip file (not found)")
