@@ -162,7 +162,8 @@ def build_objects_cmd(
     min_count: int = typer.Option(5),
 ) -> None:
     """Rebuild the typed object vocabulary from annotations (the shipped one is frozen and versioned)."""
-    from actionbench.lexicon.objects import build_vocabulary, write_vocabulary
+    from actionbench.datasets.vocabulary import build_vocabulary
+    from actionbench.lexicon.objects import write_vocabulary
 
     entries = build_vocabulary(list(ssv2), list(ego4d), min_count)
     write_vocabulary(entries, out)

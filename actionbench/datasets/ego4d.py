@@ -1,4 +1,4 @@
-"""Ego4D annotation readers (the narration text itself is cleaned and parsed by `actionbench.lexicon.narration`).
+"""Ego4D annotation readers (the narration text itself is cleaned and parsed by `actionbench.probes.narration`).
 
 Two layouts are read: the EgoClip-derived subset ActionBench used (`.jsonl` or `.csv`, one narration per
 record, windows already cut into EM clips) and Ego4D's own `narration.json` (both narration passes; windows
@@ -19,9 +19,9 @@ from typing import Any
 
 from actionbench.datasets.records import SPLITS, AnnotationError, ReadResult, ego4d_split
 from actionbench.files import read_jsonl
-from actionbench.lexicon.narration import Narration as Narration  # re-exported: readers' callers use them
-from actionbench.lexicon.narration import clean_text as clean_text
-from actionbench.lexicon.narration import parse_narration as parse_narration
+from actionbench.probes.narration import Narration as Narration  # re-exported: readers' callers use them
+from actionbench.probes.narration import clean_text as clean_text
+from actionbench.probes.narration import parse_narration as parse_narration
 from actionbench.probes.schema import Clip
 
 DATASET = "ego4d"

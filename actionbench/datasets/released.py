@@ -69,7 +69,7 @@ def import_released(path: str | Path, dataset: str, split: str) -> ProbeSet:
 
 def _clean(dataset: str, text: str) -> str:
     if dataset == "ego4d":
-        from actionbench.lexicon.narration import clean_text
+        from actionbench.probes.narration import clean_text
 
         return clean_text(text)
     return text

@@ -12,6 +12,7 @@ ModelSpec, or a list of ModelSpecs. Built-ins win over plugins of the same name.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib.util
 import inspect
@@ -103,7 +104,7 @@ def _specs_from(obj: Any, ep_name: str, dist: str) -> list[ModelSpec]:
 
 
 def _with_source(spec: ModelSpec, source: str) -> ModelSpec:
-    return ModelSpec(spec.name, spec.factory, spec.description, spec.weights, source, spec.prefix, spec.extra)
+    return dataclasses.replace(spec, source=source)
 
 
 def _plugin_entry_points(first: str | None = None) -> list[Any]:
@@ -214,8 +215,15 @@ def create_model(name: str, args: dict[str, Any] | None = None) -> Any:
     if not name:
         raise ModelError("empty model name")
     spec, rest = resolve(name)
+    if spec.wraps:  # a wrapper (the controls): <rest> names the model it wraps, created with the arguments
+        if not rest:
+            raise ModelError(f"{spec.name}: name the model to wrap, e.g. {spec.name}:clip:ViT-B-32")
+        inner = create_model(rest, args)
     try:
-        model = spec.factory(rest=rest, **args) if spec.prefix else spec.factory(**args)
+        if spec.wraps:
+            model = spec.factory(inner=inner)
+        else:
+            model = spec.factory(rest=rest, **args) if spec.prefix else spec.factory(**args)
     except TypeError as e:
         # Almost always an argument the factory does not take: say which model and which arguments.
         given = ", ".join(f"{k}={v!r}" for k, v in args.items()) or "no arguments"

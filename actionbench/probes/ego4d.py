@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from actionbench.lexicon.ego4d import VerbEntry, inflect_like
-from actionbench.lexicon.narration import Narration, parse_narration
+from actionbench.probes.narration import Narration, parse_narration
 from actionbench.probes.schema import Clip
 from actionbench.probes.text import EditError, change, make_edit, tokenize
 
