@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
 
 from lemminflect import getInflection, getLemma
 
@@ -136,6 +137,7 @@ class ObjectVocabulary:
         self._by_noun = {e.noun: e for e in self.entries}
         self._by_head: dict[str, ObjectEntry] = {}
         self._pools: dict[tuple[tuple[str, ...], str], list[str]] = {}
+        self._fitting: dict[tuple[Any, ...], list[tuple[str, str]]] = {}  # this vocabulary's own pools
         for e in self.entries:
             self._by_head.setdefault(head_noun(e.noun), e)
 
@@ -184,6 +186,23 @@ class ObjectVocabulary:
         if key not in self._pools:
             self._pools[key] = [e.noun for e in self.entries if e.type in types and dataset in e.datasets]
         return list(self._pools[key])
+
+    def fitting(
+        self, dataset: str, slots: tuple[tuple[str, str | None], ...], *, count: bool, plural: bool
+    ) -> list[tuple[str, str]]:
+        """(noun, head noun) of the nouns that fit every (slot, original type) and the grammatical number: the
+        part of an object replacement's pool that does not depend on the clip's own words, computed once per
+        combination (probe sets have 100,000s of clips) and kept by this vocabulary instance."""
+        key = (dataset, slots, count, plural)
+        if key not in self._fitting:
+            pools = [self.candidates(slot, dataset, like_type=like_type) for slot, like_type in slots]
+            allowed = set(pools[0]).intersection(*pools[1:])
+            nouns = [n for n in pools[0] if n in allowed]
+            if count:
+                # Mass nouns cannot be counted ("a flour", "4 flours"); plural-only nouns cannot follow "a".
+                nouns = [n for n in nouns if self.type_of(n) != "substance" and (plural or not is_plural(n))]
+            self._fitting[key] = [(n, head_noun(n)) for n in nouns]
+        return self._fitting[key]
 
     def datasets(self) -> set[str]:
         if "_datasets" not in self.__dict__:  # asked once per candidate look-up: compute once
