@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from actionbench import files
 from actionbench.files import atomic_write, read_jsonl
 from actionbench.tasks import PROBE_TASKS
 
@@ -235,15 +236,8 @@ def write_bundle(out_dir: str | Path, results: dict[str, Any], predictions: list
 
 
 def read_json(path: Path) -> Any:
-    """Parse a JSON file; errors name the file and line."""
-    if not path.is_file():
-        raise BundleError(f"{path}: missing")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise BundleError(f"{path}:{e.lineno}: malformed JSON ({e.msg})") from None
-    except UnicodeDecodeError:
-        raise BundleError(f"{path}: not UTF-8 text") from None
+    """Parse a JSON file; errors (BundleError) name the file and line."""
+    return files.read_json(path, BundleError)
 
 
 def read_predictions(path: Path) -> list[dict[str, Any]]:

@@ -36,7 +36,7 @@ from paxion_models.backbones.checkpoints import (
     LoadReport,
     OfficialLayout,
     Resize,
-    load_official,
+    from_official,
 )
 from paxion_models.backbones.layers import merge_heads, split_heads
 from paxion_models.backbones.tokenizers import WordPiece
@@ -404,13 +404,8 @@ class Singularity(Backbone):
 
         The BERT vocabulary is `vocab`, or `vocab.txt` beside the checkpoint.
         """
-        from paxion_models.checkpoints import file_hash
-
         vocab = Path(vocab) if vocab is not None else Path(checkpoint).with_name("vocab.txt")
-        model = cls(cfg, WordPiece.from_file(vocab), preprocess)
-        model.load_report = load_official(model, checkpoint, LAYOUT)
-        model.weights_hash = file_hash(checkpoint)
-        return model.freeze()
+        return from_official(cls(cfg, WordPiece.from_file(vocab), preprocess), checkpoint, LAYOUT)
 
     def official_extras(self, stored_frames: int = 4) -> dict[str, torch.Tensor]:
         """The file-only tensors (index buffers, MLM head, a shorter temporal embedding): to write fixtures."""
