@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from actionbench.ids import seeded_rng
-from actionbench.models.protocol import Preprocess
+from actionbench.models import Preprocess
 from actionbench.probes.schema import ProbeSet
 from actionbench.video import FrameSpec, VideoError, read_frames, resolve_video, to_model_input
 
@@ -160,8 +160,7 @@ class BatchOrder:
 
 def mini_training_sources(data: str | Path, probes_out: str | Path) -> list[tuple[Path, Path]]:
     """The train splits of a mini-benchmark folder (`ssv2/`, `ego4d/`) as probe sets written under `probes_out`."""
-    from actionbench.datasets.ego4d import read_egoclip
-    from actionbench.datasets.ssv2 import read_ssv2
+    from actionbench.datasets.read import read_annotations
     from actionbench.probes.build import build_probes
 
     data, probes_out = Path(data), Path(probes_out)
@@ -172,7 +171,7 @@ def mini_training_sources(data: str | Path, probes_out: str | Path) -> list[tupl
     for dataset, path in found.items():
         if not path.exists():
             continue
-        result = read_ssv2(path, "train") if dataset == "ssv2" else read_egoclip(path, split="train")
+        result, _ = read_annotations(dataset, path, "train")
         ps = build_probes(result.clips, dataset=dataset, split="train", skipped=result.skipped,
                           parameters={"benchmark": "mini"})  # fmt: skip
         folder = ps.save(probes_out / f"{dataset}-train")

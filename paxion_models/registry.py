@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from actionbench.models.protocol import ModelError, ModelSpec, VideoTextModel
+from actionbench.models import ModelError, ModelSpec, VideoTextModel
 from paxion_models.backbones import BACKBONES, TABLE, Backbone, build_backbone
 from paxion_models.heads import Head, load_head
 from paxion_models.patcher import max_cosine

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from actionbench.models.protocol import Preprocess
+from actionbench.models import Preprocess
 from paxion_models.backbones.base import Backbone, TextFeatures, VideoFeatures
 from paxion_models.backbones.checkpoints import LoadReport, OfficialLayout, from_official
 from paxion_models.backbones.layers import QuickGELU, merge_heads, split_heads

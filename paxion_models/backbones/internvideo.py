@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from actionbench.models.protocol import Preprocess
+from actionbench.models import Preprocess
 from paxion_models.backbones.base import Backbone, TextFeatures, VideoFeatures
 from paxion_models.backbones.checkpoints import LoadReport, OfficialLayout, from_official
 from paxion_models.backbones.layers import LayerNorm, PackedAttention, QuickGELU
