@@ -432,8 +432,9 @@ def build(
 ) -> Singularity:
     """The registry's constructor. `clip_normalisation=True` for entries reusing released Paxion weights,
     which were trained on CLIP-normalised frames; the backbone row uses BEiT's own 0.5/0.5."""
-    preprocess = Preprocess() if clip_normalisation else Preprocess(mean=BEIT_MEAN, std=BEIT_STD)
     config = SingularityConfig(**cfg)
+    size = (config.image_size, config.image_size)  # the frames the configured vision tower takes
+    preprocess = Preprocess(size=size) if clip_normalisation else Preprocess(size=size, mean=BEIT_MEAN, std=BEIT_STD)
     if checkpoint is not None:
         return Singularity.from_official(checkpoint, config, vocab, preprocess)
     tokenizer = WordPiece.from_file(vocab) if vocab is not None else None
