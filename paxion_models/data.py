@@ -11,7 +11,6 @@ run sees exactly the batches it would have seen.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from actionbench.files import read_json
 from actionbench.ids import seeded_rng
 from actionbench.models import Preprocess
 from actionbench.probes.schema import ProbeSet
@@ -79,10 +79,7 @@ def load_training_set(sources: list[tuple[str | Path, str | Path]], require_vide
 def load_state_change_flags(path: str | Path) -> dict[str, bool]:
     """A flags file: `{clip_id: bool}` or the original's `{id: {"if_keep": bool, ...}}` (JSON)."""
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise TrainingDataError(f"{path}: cannot read state-change flags ({e})") from None
+    raw = read_json(path, TrainingDataError)
     if not isinstance(raw, dict):
         raise TrainingDataError(f"{path}: expected a JSON object keyed by clip id")
     flags = {}

@@ -18,6 +18,10 @@ and loads as `text_encoder.X`. Allowlisted, and reported in the `LoadReport`:
   the model is built for 8). Policy, as the original: copy the stored frames into the first frames and leave the
   remaining frames ZERO (frames 4-7 get no temporal embedding); a file with more frames is truncated.
 At run time T <= num_frames uses the first T embeddings; T > num_frames interpolates linearly (as the original).
+
+Longer than the project's ~400 lines on purpose: the vision tower (BEiT with relative position bias), the
+BERT text tower and its fusion layers, the official key layout and the loader are one model, checked
+together against the original's parameter counts and key names (tests/test_backbones_paper.py).
 """
 
 from __future__ import annotations
