@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from enum import Enum
 from pathlib import Path
@@ -12,6 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from actionbench.cli import app, console, fail
+from actionbench.datasets.read import read_annotations
+from actionbench.files import sha256_file
+from actionbench.tables import counts_table
 
 lexicon_app = typer.Typer(help="Inspect and rebuild the project's lexicon.", no_args_is_help=True)
 app.add_typer(lexicon_app, name="lexicon")
@@ -20,37 +22,6 @@ app.add_typer(lexicon_app, name="lexicon")
 class Dataset(str, Enum):
     ssv2 = "ssv2"
     ego4d = "ego4d"
-
-
-def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
-
-
-def read_annotations(dataset: str, annotations: Path, split: str, alpha: float = 4.9):
-    """Dispatch to the right reader; returns (ReadResult, reader parameters)."""
-    if dataset == "ssv2":
-        from actionbench.datasets.ssv2 import read_ssv2
-
-        return read_ssv2(annotations, split), {}
-    from actionbench.datasets import ego4d
-
-    if annotations.name.endswith("narration.json") or annotations.suffix == ".json":
-        return ego4d.read_narrations(annotations, split=split, alpha=alpha), {"reader": "narration.json", "alpha": alpha}
-    return ego4d.read_egoclip(annotations, split=split), {"reader": "egoclip"}
-
-
-def counts_table(rows: list[tuple[str, dict[str, int]]], title: str = "Probe counts") -> Table:
-    t = Table(title=title)
-    t.add_column("probe set")
-    for col in ("clips", "action_antonym", "video_reversal", "object_replacement"):
-        t.add_column(col, justify="right")
-    for name, counts in rows:
-        t.add_row(name, *[str(counts.get(c, 0)) for c in ("clips", "action_antonym", "video_reversal", "object_replacement")])
-    return t
 
 
 @app.command("build-probes")
@@ -75,7 +46,7 @@ def build_probes_cmd(
     source = annotations if annotations.is_file() else annotations / ("validation.json" if split in ("val", "validation") else f"{split}.json")
     params["annotations"] = source.name
     if source.is_file():
-        params["annotations_sha256"] = _sha(source)
+        params["annotations_sha256"] = sha256_file(source, 16)
     workers = workers or os.cpu_count() or 1
     with console.status(f"Building probes for {len(result.clips):,} clips ({workers} processes) ..."):
         ps = build_probes(result.clips, dataset=dataset.value, split=split, seed=seed, parameters=params,
@@ -183,7 +154,8 @@ def build_objects_cmd(
     min_count: int = typer.Option(5),
 ) -> None:
     """Rebuild the typed object vocabulary from annotations (the shipped one is frozen and versioned)."""
-    from actionbench.lexicon.objects import build_vocabulary, write_vocabulary
+    from actionbench.datasets.vocabulary import build_vocabulary
+    from actionbench.lexicon.objects import write_vocabulary
 
     entries = build_vocabulary(list(ssv2), list(ego4d), min_count)
     write_vocabulary(entries, out)

@@ -18,9 +18,11 @@ from typing import Any
 
 from actionbench.datasets.records import AnnotationError
 from actionbench.datasets.ssv2 import read_ssv2
-from actionbench.probes.schema import TASKS, Clip, Probe, ProbeSet, probe_id_for, seed_key
+from actionbench.files import read_json
+from actionbench.probes.schema import Clip, Probe, ProbeSet, probe_id_for, seed_key
+from actionbench.tasks import AA, OR, VR
+from actionbench.tasks import PROBE_TASKS as TASKS
 
-AA, VR, OR = TASKS
 RELEASED_LEXICON = "released-actionbench"
 
 
@@ -68,7 +70,7 @@ def import_released(path: str | Path, dataset: str, split: str) -> ProbeSet:
 
 def _clean(dataset: str, text: str) -> str:
     if dataset == "ego4d":
-        from actionbench.datasets.ego4d import clean_text
+        from actionbench.probes.narration import clean_text
 
         return clean_text(text)
     return text
@@ -79,7 +81,7 @@ def _ssv2(path: Path) -> tuple[list[Clip], list[dict[str, Any]]]:
     if result.skipped:
         reason, _ = result.skipped.most_common(1)[0]
         raise AnnotationError(f"{path}: {sum(result.skipped.values())} records not importable ({reason})")
-    records = json.loads(path.read_text(encoding="utf-8"))
+    records = read_json(path, AnnotationError)
     clips = [
         Clip(**{**c.to_dict(), "objects": (), "text": str(r["label"]), "raw_text": str(r["label"])})
         for c, r in zip(result.clips, records, strict=True)
