@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]  # this checkout's packages, then eval_throughput
 
 from eval_throughput import make_set  # noqa: E402  (the generated 224-px clips and their probes)
 

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import torch
 
-from paxion_models.recipes import RECIPES, run_mini_claim
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's packages
+
+from paxion_models.recipes import RECIPES, run_mini_claim  # noqa: E402
 
 TASKS = ("action_antonym", "video_reversal", "object_replacement")
 
