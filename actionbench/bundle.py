@@ -165,6 +165,7 @@ RESULTS_SCHEMA = {
         "order_invariant": bool,
         "kind": str,
         "logit_scale": Nullable(Number),
+        "details": Optional(dict),  # what the model says of itself: processor config, scoring mode, prompt
     },
     "frame_spec": AnyValue,
     "decoder": AnyValue,

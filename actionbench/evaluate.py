@@ -102,6 +102,11 @@ def pair_key(view_key: str, text: str) -> str:
     return stable_hash(view_key, text_key(text))
 
 
+def option_key(view_key: str, text: str, other: str) -> str:
+    """The score of `text` when offered with `other` as two options under one view (`score_options` models)."""
+    return stable_hash(view_key, "option", text_key(text), text_key(other))
+
+
 def pair_roots(probesets: Sequence[ProbeSet], videos: Sequence[str | Path]) -> list[Path]:
     """One videos root per probe set: the same root for all, or one each in the same order."""
     if not videos:
@@ -348,7 +353,8 @@ class Encoder:
     """Turns decoded units into committed cache entries, one model batch at a time."""
 
     def __init__(self, model: Any, kind: str, cache: EmbeddingCache, rt: Runtime, batch_size: int,
-                 plan_texts: dict[str, list[str]]) -> None:
+                 plan_texts: dict[str, list[str]], plan_options: dict[str, list[tuple[str, str]]] | None = None
+                 ) -> None:
         self.model = model
         self.kind = kind
         self.cache = cache
@@ -356,6 +362,7 @@ class Encoder:
         self.batch_size = max(1, batch_size)
         self.pair = kind == "dual" and callable(getattr(model, "encode_videos_and_reversed", None))
         self.plan_texts = plan_texts  # view key -> texts a cross-encoder scores it against
+        self.plan_options = plan_options or {}  # view key -> (text, foil) pairs a score_options model compares
         self.batches = 0
         self.shape: tuple[int, ...] | None = None
         self.pending: list[_Job] = []
@@ -432,7 +439,19 @@ class Encoder:
         # A cross-encoder's cost is per pair: each view is scored against its own texts only.
         for j in jobs:
             for key, frames in zip(j.keys, self._views(j), strict=True):
-                texts = self.plan_texts[key]
+                pairs = self.plan_options.get(key, [])
+                if pairs:
+                    out = self.model.score_options(frames[None].to(self.rt.device, non_blocking=True), pairs)
+                    out = _checked(out, len(pairs), self.model, "score_options", where)
+                    if tuple(out.shape) != (len(pairs), 2):
+                        raise ModelError(f"model {self.model.name}: score_options returned shape {tuple(out.shape)} "
+                                         f"for {len(pairs)} pairs ({where})")
+                    keys += [k for a, b in pairs for k in (option_key(key, a, b), option_key(key, b, a))]
+                    scores.append(out.reshape(-1))
+                    notes += [j.decoder] * (2 * len(pairs))
+                texts = self.plan_texts.get(key, [])
+                if not texts:
+                    continue
                 out = self.model.score(frames[None].to(self.rt.device, non_blocking=True), texts)
                 out = _checked(out, 1, self.model, "score", where)
                 if tuple(out.shape) != (1, len(texts)):
@@ -560,12 +579,17 @@ def _scores_dual(model: Any, plan: Plan, store: dict[str, torch.Tensor], blind: 
     return {pid: (sims[true], sims[foil]) for pid, (true, foil) in pairs.items()}
 
 
-def _scores_cross(plan: Plan, store: dict[str, torch.Tensor], blind: bool) -> dict[str, tuple[float, float]]:
+def _scores_cross(plan: Plan, store: dict[str, torch.Tensor], blind: bool,
+                  options: bool = False) -> dict[str, tuple[float, float]]:
     out = {}
     for it in plan.items:
         if it.unit.error is not None:
             continue
         p, u = it.probe, it.unit
+        if options and p.task != VR:
+            out[p.probe_id] = (float(store[option_key(u.forward_key, p.text, p.foil_text)]),
+                               float(store[option_key(u.forward_key, p.foil_text, p.text)]))
+            continue
         s_true = float(store[pair_key(u.forward_key, p.text)])
         if p.task == VR:
             s_foil = s_true if blind else float(store[pair_key(u.reversed_key, p.text)])
@@ -668,6 +692,17 @@ class Scoring:
     declared: bool  # declares order_invariant
     blind: bool = False  # declared and verified: VR is "temporally blind", no reversed pass
     view_texts: dict[str, list[str]] = field(default_factory=dict)  # view key -> texts it is scored against
+    view_options: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # view key -> (text, foil) pairs
+
+    @property
+    def options(self) -> bool:
+        """AA / OR probes go to `score_options` (both captions offered together) rather than to `score`."""
+        return self.kind == "cross" and callable(getattr(self.model, "score_options", None))
+
+    def view_keys(self, view: str) -> list[str]:
+        """The cache keys of every score a cross-encoder gives one view."""
+        return [pair_key(view, t) for t in self.view_texts.get(view, [])] + [
+            k for a, b in self.view_options.get(view, []) for k in (option_key(view, a, b), option_key(view, b, a))]
 
     def wanted(self, unit: Unit, store: EmbeddingCache) -> tuple[str, ...]:
         """The views of a unit still to encode (every view for a model scored by probe id)."""
@@ -676,16 +711,21 @@ class Scoring:
             return tuple(keys)
         if self.kind == "dual":
             return tuple(k for k in keys if k not in store)
-        return tuple(k for k in keys if any(pair_key(k, t) not in store for t in self.view_texts[k]))
+        return tuple(k for k in keys if any(key not in store for key in self.view_keys(k)))
 
     def plan_texts(self, plan: Plan) -> None:
         view_texts: dict[str, set[str]] = defaultdict(set)
+        view_options: dict[str, set[tuple[str, str]]] = defaultdict(set)
         for it in plan.items:
             u, p = it.unit, it.probe
+            if p.task != VR and self.options:
+                view_options[u.forward_key].add((p.text, p.foil_text))
+                continue
             view_texts[u.forward_key].update([p.text] if p.task == VR else [p.text, p.foil_text])
             if p.task == VR and not self.blind:
                 view_texts[u.reversed_key].add(p.text)
         self.view_texts = {k: sorted(v) for k, v in view_texts.items()}
+        self.view_options = {k: sorted(v) for k, v in view_options.items()}
 
 
 def _namespace(scoring: Scoring, fingerprint: dict[str, Any], spec: FrameSpec, rt: Runtime) -> dict[str, Any]:
@@ -719,7 +759,7 @@ def encode_shard(scoring: Scoring, plan: Plan, store: EmbeddingCache, rt: Runtim
     model = scoring.model
     shard = Shard([u for u in plan.units.values() if u.error is None and _shard_of(u.key, rt.world) == rt.rank])
     todo = [(u, keys) for u in shard.units if (keys := scoring.wanted(u, store))]
-    encoder = Encoder(model, scoring.kind, store, rt, batch_size, scoring.view_texts)
+    encoder = Encoder(model, scoring.kind, store, rt, batch_size, scoring.view_texts, scoring.view_options)
     try:
         with _progress(progress and rt.is_main) as bar:
             if scoring.kind == "dual" and not scoring.by_probe:
@@ -752,7 +792,7 @@ def gather_shards(scoring: Scoring, plan: Plan, store: EmbeddingCache, rt: Runti
     for u in shard.units:
         mine.update([u.forward_key, u.reversed_key])
     if scoring.kind == "cross":
-        mine = {pair_key(v, t) for v in mine if v in scoring.view_texts for t in scoring.view_texts[v]}
+        mine = {k for v in mine for k in scoring.view_keys(v)}
     mine.update(text_key(t) for t in plan.texts if _shard_of(text_key(t), rt.world) == rt.rank)
     # Each process sends its whole shard (cached or new), so none relies on a cache folder shared with others.
     send = rt.world > 1
@@ -778,8 +818,7 @@ def gather_shards(scoring: Scoring, plan: Plan, store: EmbeddingCache, rt: Runti
             plan.units[key].error = message
     for u in plan.units.values():
         if u.error is None and u.key not in decoded:  # encoded in an earlier run: its cache entry says how
-            first = u.forward_key if scoring.kind == "dual" else pair_key(u.forward_key,
-                                                                         scoring.view_texts[u.forward_key][0])
+            first = u.forward_key if scoring.kind == "dual" else scoring.view_keys(u.forward_key)[0]
             decoded[u.key] = extras.get(first) or "unknown"
     return entries, decoded
 
@@ -887,7 +926,7 @@ def evaluate(
         elif scoring.kind == "dual":
             scores = _scores_dual(model, plan, entries, scoring.blind, rt)
         else:
-            scores = _scores_cross(plan, entries, scoring.blind)
+            scores = _scores_cross(plan, entries, scoring.blind, scoring.options)
         logit_scale = getattr(model, "logit_scale", None)
         logit_scale = None if logit_scale is None else float(logit_scale)
         predictions = predictions_for(plan, scores, ties, logit_scale)
@@ -906,6 +945,7 @@ def evaluate(
                 "order_invariant": scoring.declared,
                 "kind": scoring.kind,
                 "logit_scale": logit_scale,
+                **({"details": model.details} if getattr(model, "details", None) else {}),
             },
             "frame_spec": spec.to_dict(),
             "decoder": decoder_name(),
