@@ -176,6 +176,6 @@ SPECS = [
         description="hf:<hub id|folder>: transformers dual encoder: CLIP / SigLIP / SigLIP 2 frame-mean "
         "(order-invariant) or X-CLIP (its video encoder); preprocessing from its processor config; "
         "args: dtype, trust_remote_code, revision",
-        weights="hub id (downloaded by transformers) or a local folder; needs actionbench[hf]",
+        weights="hub id (downloaded by transformers) or a local folder; pip install 'actionbench[hf]'",
     )
 ]

@@ -261,28 +261,6 @@ class VideoLLM(CrossEncoder):
                 rows.append(torch.tensor([y - n for y, n in got]))
         return torch.stack(rows).float()
 
-    @torch.inference_mode()
-    def score_options(self, frames: torch.Tensor, pairs: list[tuple[str, str]]) -> torch.Tensor:
-        """`[1, T, 3, H, W]` and P (first, second) caption pairs -> `[P, 2]`: each caption's score when the two are
-        offered as options (choice mode): the mean over both option orders of the log-probability of its letter.
-        The pair is put in a canonical order first, so the result never depends on which caption a probe lists first."""
-        if self.mode != "choice":
-            raise ModelError(f"model {self.name}: score_options needs mode=choice")
-        t = self.templates["choice"]
-        a_id, b_id = self.answer_ids["choice"]
-        canon = [tuple(sorted(p)) for p in pairs]
-        items = []
-        for x, y in canon:
-            items.append((self._ids(t.fill(a=x, b=y, answer="")), [a_id, b_id]))  # x is A
-            items.append((self._ids(t.fill(a=y, b=x, answer="")), [a_id, b_id]))  # y is A
-        got = self.continuations(frames[0], t.prefix, items)
-        out = []
-        for i, (pair, (x, _)) in enumerate(zip(pairs, canon, strict=True)):
-            (x_as_a, y_as_b), (y_as_a, x_as_b) = got[2 * i], got[2 * i + 1]
-            sx, sy = (x_as_a + x_as_b) / 2, (y_as_b + y_as_a) / 2
-            out.append((sx, sy) if pair[0] == x else (sy, sx))
-        return torch.tensor(out, dtype=torch.float32)
-
     # -------------------------------------------------------------------------------- the prefix engine
 
     def encode_prefix(self, view: torch.Tensor, prefix: str) -> dict[str, torch.Tensor]:
@@ -306,6 +284,7 @@ class VideoLLM(CrossEncoder):
                 out[k] = v.to(self.dtype) if v.is_floating_point() else v
         return out
 
+    @torch.inference_mode()
     def continuations(self, view: torch.Tensor, prefix: str, items: list[tuple[list[int], list[list[int]] | None]]
                       ) -> list[tuple[float, ...]]:
         """Log-probabilities of text after one view's prefix, from its key/value cache.
@@ -415,6 +394,31 @@ class VideoLLM(CrossEncoder):
         return float(sum(logp[n_prefix - 1 + j, tok] for j, tok in enumerate(continuation)))
 
 
+class ChoiceVideoLLM(VideoLLM):
+    """`mode=choice`: AA and OR probes are asked as one two-option question (the runner calls `score_options`);
+    `score` answers the yes/no question of Video Reversal."""
+
+    @torch.inference_mode()
+    def score_options(self, frames: torch.Tensor, pairs: list[tuple[str, str]]) -> torch.Tensor:
+        """`[1, T, 3, H, W]` and P (first, second) caption pairs -> `[P, 2]`: each caption's score when the two are
+        offered as options (choice mode): the mean over both option orders of the log-probability of its letter.
+        The pair is put in a canonical order first, so the result never depends on which caption a probe lists first."""
+        t = self.templates["choice"]
+        a_id, b_id = self.answer_ids["choice"]
+        canon = [tuple(sorted(p)) for p in pairs]
+        items = []
+        for x, y in canon:
+            items.append((self._ids(t.fill(a=x, b=y, answer="")), [a_id, b_id]))  # x is A
+            items.append((self._ids(t.fill(a=y, b=x, answer="")), [a_id, b_id]))  # y is A
+        got = self.continuations(frames[0], t.prefix, items)
+        out = []
+        for i, (pair, (x, _)) in enumerate(zip(pairs, canon, strict=True)):
+            (x_as_a, y_as_b), (y_as_a, x_as_b) = got[2 * i], got[2 * i + 1]
+            sx, sy = (x_as_a + x_as_b) / 2, (y_as_b + y_as_a) / 2
+            out.append((sx, sy) if pair[0] == x else (sy, sx))
+        return torch.tensor(out, dtype=torch.float32)
+
+
 # ---------------------------------------------------------------------------------------------- factory
 
 
@@ -426,7 +430,8 @@ def vlm(rest: str, mode: str = "likelihood", normalize: str = "sum", question: s
         raise ModelError("vlm: give a hub id or a local folder, e.g. vlm:Qwen/Qwen2-VL-2B-Instruct")
     if not isinstance(trust_remote_code, bool):
         raise ModelError("vlm: trust_remote_code must be true or false")
-    return VideoLLM(rest, mode=mode, normalize=normalize, question=question, frames_as=frames_as, size=size,
+    cls = ChoiceVideoLLM if mode == "choice" else VideoLLM
+    return cls(rest, mode=mode, normalize=normalize, question=question, frames_as=frames_as, size=size,
                     text_batch=text_batch, dtype=dtype, device_map=device_map, trust_remote_code=trust_remote_code,
                     revision=revision)
 
@@ -439,6 +444,6 @@ SPECS = [
         description="vlm:<hub id|folder>: generative video-LLM (Qwen2-VL family, LLaVA-OneVision, ...); "
         "mode=likelihood (log P(caption | video); normalize=sum|mean) or mode=choice (A/B both orders, VR yes/no); "
         "args: question, size, text_batch, dtype, device_map, trust_remote_code, revision",
-        weights="hub id (downloaded by transformers) or a local folder; needs actionbench[hf]",
+        weights="hub id (downloaded by transformers) or a local folder; pip install 'actionbench[hf]'",
     )
 ]
