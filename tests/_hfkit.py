@@ -44,20 +44,35 @@ def _save(folder: Path, model, processor) -> Path:
     return folder
 
 
-def qwen2_vl(folder: Path, seed: int = 0) -> Path:
-    """A Qwen2-VL-type model (multimodal RoPE, video patches merged 2x2) with a 56 x 56 pixel budget."""
-    from transformers import (Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessor,
-                              Qwen2VLProcessor, Qwen2VLVideoProcessor)
+def _mrope(head_dim: int) -> list[int]:
+    """Multimodal RoPE sections (time, height, width) that fill half a head, in Qwen2-VL's 1 : 1.5 : 1.5 shape."""
+    half = head_dim // 2
+    t = max(1, half // 4)
+    h = (half - t) // 2
+    return [t, h, half - t - h]
+
+
+def qwen2_vl(folder: Path, seed: int = 0, *, hidden: int = 32, layers: int = 2, side: int = 56) -> Path:
+    """A Qwen2-VL-type model (multimodal RoPE, video patches merged 2x2) taking `side` x `side` frames
+    (a multiple of 28); `hidden` and `layers` size its language model (benchmarks/vlm_throughput.py)."""
+    from transformers import (
+        Qwen2VLConfig,
+        Qwen2VLForConditionalGeneration,
+        Qwen2VLImageProcessor,
+        Qwen2VLProcessor,
+        Qwen2VLVideoProcessor,
+    )
 
     specials = ["<unk>", "<pad>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
                 "<|video_pad|>", "<|image_pad|>"]
     tok, vocab = char_tokenizer(specials, eos="<|im_end|>")
     cfg = Qwen2VLConfig(
-        text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
-                         rope_parameters={"rope_type": "default", "mrope_section": [1, 1, 2], "rope_theta": 10000.0},
+        text_config=dict(vocab_size=len(vocab), hidden_size=hidden, intermediate_size=2 * hidden,
+                         num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=4096,
+                         rope_parameters={"rope_type": "default", "mrope_section": _mrope(hidden // 4), "rope_theta": 1e4},
                          bos_token_id=None, eos_token_id=vocab["<|im_end|>"], pad_token_id=vocab["<pad>"]),
-        vision_config=dict(depth=1, embed_dim=32, hidden_size=32, num_heads=2, mlp_ratio=2, patch_size=14,
+        vision_config=dict(depth=1, embed_dim=32, hidden_size=hidden, num_heads=2, mlp_ratio=2, patch_size=14,
                            spatial_merge_size=2, temporal_patch_size=2, in_channels=3),
         image_token_id=vocab["<|image_pad|>"], video_token_id=vocab["<|video_pad|>"],
         vision_start_token_id=vocab["<|vision_start|>"], vision_end_token_id=vocab["<|vision_end|>"],
@@ -65,7 +80,7 @@ def qwen2_vl(folder: Path, seed: int = 0) -> Path:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Qwen2VLForConditionalGeneration(cfg)
-    budget = {"min_pixels": 56 * 56, "max_pixels": 56 * 56}
+    budget = {"min_pixels": side * side, "max_pixels": side * side}
     processor = Qwen2VLProcessor(
         image_processor=Qwen2VLImageProcessor(**budget), tokenizer=tok,
         video_processor=Qwen2VLVideoProcessor(**budget, cap_pixels_per_frame=False),
@@ -76,8 +91,13 @@ def qwen2_vl(folder: Path, seed: int = 0) -> Path:
 
 def llava_onevision(folder: Path, seed: int = 0) -> Path:
     """A LLaVA-OneVision-type model (SigLIP vision tower, Qwen2 language model, pooled video tokens), 28 x 28."""
-    from transformers import (LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration,
-                              LlavaOnevisionImageProcessor, LlavaOnevisionProcessor, LlavaOnevisionVideoProcessor)
+    from transformers import (
+        LlavaOnevisionConfig,
+        LlavaOnevisionForConditionalGeneration,
+        LlavaOnevisionImageProcessor,
+        LlavaOnevisionProcessor,
+        LlavaOnevisionVideoProcessor,
+    )
 
     specials = ["<unk>", "<pad>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"]
     tok, vocab = char_tokenizer(specials, eos="<|im_end|>")

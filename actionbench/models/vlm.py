@@ -285,15 +285,16 @@ class VideoLLM(CrossEncoder):
         return out
 
     @torch.inference_mode()
-    def continuations(self, view: torch.Tensor, prefix: str, items: list[tuple[list[int], list[list[int]] | None]]
-                      ) -> list[tuple[float, ...]]:
+    def continuations(self, view: torch.Tensor, prefix: str, items: list[tuple[list[int], list[list[int]] | None]],
+                      inputs: dict[str, torch.Tensor] | None = None) -> list[tuple[float, ...]]:
         """Log-probabilities of text after one view's prefix, from its key/value cache.
 
         Each item is `(context_ids, targets)`. `targets=None`: the context itself is scored, giving
         (sum of its tokens' log-probs, token count). Otherwise: for each target, the sum of its tokens'
         log-probs after the context (one sequence for all targets when each is a single token).
+        `inputs`: the view's processor output (`encode_prefix`), when the caller already has it.
         """
-        inputs = self.encode_prefix(view, prefix)
+        inputs = inputs if inputs is not None else self.encode_prefix(view, prefix)
         out = self.model(**inputs, use_cache=True, logits_to_keep=1)
         cache = out.cache if hasattr(out, "cache") else out.past_key_values
         last = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
@@ -377,10 +378,12 @@ class VideoLLM(CrossEncoder):
     # --------------------------------------------------------------------------- the reference (no reuse)
 
     @torch.inference_mode()
-    def full_forward_logprob(self, view: torch.Tensor, prefix: str, continuation: list[int]) -> float:
+    def full_forward_logprob(self, view: torch.Tensor, prefix: str, continuation: list[int],
+                             inputs: dict[str, torch.Tensor] | None = None) -> float:
         """Sum of log P(continuation) from one forward pass over prefix + continuation (no cache): the reference
-        the cached path must match, and the baseline of benchmarks/vlm_throughput.py."""
-        inputs = self.encode_prefix(view, prefix)
+        the cached path must match, and the baseline of benchmarks/vlm_throughput.py. `inputs`: the view's
+        processor output (`encode_prefix`), when the caller already has it."""
+        inputs = dict(inputs) if inputs is not None else self.encode_prefix(view, prefix)
         n_prefix = inputs["input_ids"].shape[1]
         extra = torch.tensor([continuation], dtype=torch.long, device=self.device)
         inputs["input_ids"] = torch.cat([inputs["input_ids"], extra], dim=1)
