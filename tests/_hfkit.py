@@ -164,3 +164,37 @@ def siglip(folder: Path, seed: int = 0) -> Path:
         model = SiglipModel(cfg)
     ip = SiglipImageProcessor(size={"height": 32, "width": 32})
     return _save(Path(folder), model, SiglipProcessor(image_processor=ip, tokenizer=tok))
+
+
+def siglip2(folder: Path, seed: int = 0) -> Path:
+    """A SigLIP 2 NaFlex-type model (variable patch grid; its processor patchifies), 16 patches of 8 pixels."""
+    from transformers import Siglip2Config, Siglip2ImageProcessor, Siglip2Model, Siglip2Processor
+
+    tok, vocab = char_tokenizer(["<unk>", "<pad>", "<eos>"], eos="<eos>")
+    cfg = Siglip2Config(
+        text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=2, max_position_embeddings=64, pad_token_id=vocab["<pad>"],
+                         eos_token_id=vocab["<eos>"]),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                           patch_size=8, num_patches=16),
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = Siglip2Model(cfg)
+    ip = Siglip2ImageProcessor(patch_size=8, max_num_patches=16)
+    return _save(Path(folder), model, Siglip2Processor(image_processor=ip, tokenizer=tok))
+
+
+def clip(folder: Path, seed: int = 0) -> Path:
+    """A CLIP-type model (processor: shortest edge then centre crop), 32 x 32."""
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+    tok, vocab = char_tokenizer(["<unk>", "<pad>", "<bos>", "<eos>"], bos="<bos>", eos="<eos>", last="<eos>")
+    cfg = CLIPConfig(text_config=_clip_text(vocab, "<eos>"), projection_dim=16,
+                     vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                        num_attention_heads=2, image_size=32, patch_size=16))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = CLIPModel(cfg)
+    ip = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    return _save(Path(folder), model, CLIPProcessor(image_processor=ip, tokenizer=tok))

@@ -21,7 +21,7 @@ from actionbench.models.protocol import ModelError  # noqa: E402
 from actionbench.models.registry import create_model  # noqa: E402
 
 GENERATIVE = ("qwen2_vl", "llava_onevision")
-DUAL = ("x_clip", "siglip")
+DUAL = ("x_clip", "siglip", "siglip2", "clip")
 CAPTIONS = ["Pushing red cube from left to right", "Pulling a ball", "Pushing red cube from right to left"]
 
 
@@ -54,7 +54,7 @@ def view(model, seed: int = 0) -> torch.Tensor:
 
 
 CASES = [("qwen2_vl", "likelihood"), ("qwen2_vl", "choice"), ("llava_onevision", "likelihood"),
-         ("llava_onevision", "choice"), ("x_clip", None), ("siglip", None)]
+         ("llava_onevision", "choice"), ("x_clip", None), ("siglip", None), ("siglip2", None)]
 
 
 @pytest.mark.parametrize(("family", "mode"), CASES, ids=[f"{f}-{m or 'dual'}" for f, m in CASES])
@@ -83,8 +83,8 @@ def test_eval_cli_writes_a_bundle_that_validates(folders, suite, tmp_path, famil
         assert all("{" in t for t in scoring["prompt_templates"].values())
         assert results["dtype"] == "float32" and results["model"]["kind"] == "cross"
     else:
-        assert results["model"]["order_invariant"] is (family == "siglip")
-        assert results["temporally_blind"] is (family == "siglip")
+        assert results["model"]["order_invariant"] is (family != "x_clip")
+        assert results["temporally_blind"] is (family != "x_clip")
     checked = CliRunner().invoke(app, ["leaderboard", "validate", str(out), "--probes", str(probes)])
     assert checked.exit_code == 0, checked.output
     assert "1 entries valid" in checked.output
@@ -172,6 +172,26 @@ def test_xclip_similarity_is_its_own_forward(folders):
         theirs = model.model(input_ids=tokens.input_ids, attention_mask=tokens.attention_mask,
                              pixel_values=pixels).logits_per_video / model.logit_scale
     assert torch.allclose(ours, theirs, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["clip", "siglip", "siglip2"])
+def test_frame_mean_uses_the_processors_own_preprocessing(folders, family):
+    """Harness frames (squashed to the recorded size, normalised with the recorded mean / std) give what the
+    checkpoint's own processor gives on the same frames: the mean of the L2-normalised image features."""
+    model = create_model(name_of(folders, family)).to("cpu")
+    pre = model.preprocess
+    g = torch.Generator().manual_seed(5)
+    raw = torch.randint(0, 256, (8, 3, *pre.size), generator=g, dtype=torch.uint8)
+    x = (raw.float() / 255 - torch.tensor(pre.mean).view(3, 1, 1)) / torch.tensor(pre.std).view(3, 1, 1)
+    inputs = model.image_processor(images=list(raw), return_tensors="pt")
+    with torch.inference_mode():
+        ours = model.encode_videos(x[None])[0]
+        feats = model.model.get_image_features(**{k: v for k, v in inputs.items() if k != "input_ids"})
+        feats = feats if isinstance(feats, torch.Tensor) else feats.pooler_output
+        theirs = torch.nn.functional.normalize(feats.float(), dim=-1).mean(0)
+    assert torch.allclose(ours, theirs, atol=1e-4)
+    recorded = model.details["processor"]["image_processor"]
+    assert recorded["image_mean"] == list(pre.mean) or family == "siglip2"
 
 
 # ----------------------------------------------------------------------------- fingerprint and safety
