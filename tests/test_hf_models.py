@@ -262,3 +262,14 @@ def test_leaderboard_keeps_modes_and_prompts_apart(folders, suite, tmp_path):
     assert len(set(labels.values())) == 3
     board = build_leaderboard(list(entries.values()), bootstrap_size=50)
     assert len(board.groups) == 3  # never one row's baseline or rank-mate
+
+
+def test_controls_wrap_a_choice_mode_model(folders, suite):
+    """blind: / first-frame: keep choice mode: AA and OR still go to score_options, and the row shows the mode."""
+    probes, videos = suite
+    results, frame = evaluate(f"blind:{name_of(folders, 'llava_onevision')}", [probes], [videos],
+                              model_args={"mode": "choice"}, cache=False, device="cpu")
+    assert results["model"]["details"]["scoring"]["mode"] == "choice"
+    model = create_model(f"first-frame:{name_of(folders, 'llava_onevision')}", {"mode": "choice"})
+    assert callable(getattr(model, "score_options", None))
+    assert len(frame) == 12 and not results["partial"]
