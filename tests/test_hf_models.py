@@ -273,3 +273,26 @@ def test_controls_wrap_a_choice_mode_model(folders, suite):
     model = create_model(f"first-frame:{name_of(folders, 'llava_onevision')}", {"mode": "choice"})
     assert callable(getattr(model, "score_options", None))
     assert len(frame) == 12 and not results["partial"]
+
+
+def test_choice_mode_runs_each_views_prefix_once(folders):
+    """score_options and the yes/no score share the prefix up to the video: a view handed to both runs it once,
+    and another view never gets the first one's cache."""
+    model = create_model(name_of(folders, "qwen2_vl"), {"mode": "choice"}).to("cpu")
+    fresh = create_model(name_of(folders, "qwen2_vl"), {"mode": "choice"}).to("cpu")
+    assert model.templates["choice"].prefix == model.templates["yes_no"].prefix
+    calls = []
+    forward = model.model.forward
+
+    def counting(*args, **kwargs):
+        calls.append("pixel_values_videos" in kwargs)
+        return forward(*args, **kwargs)
+
+    model.model.forward = counting
+    x, y = view(model, 6)[None], view(model, 7)[None]
+    model.score_options(x, [(CAPTIONS[0], CAPTIONS[1])])
+    model.score(x, CAPTIONS[:1])
+    assert calls.count(True) == 1
+    got = model.score(y, CAPTIONS[:1])
+    assert calls.count(True) == 2
+    assert torch.allclose(got, fresh.score(y, CAPTIONS[:1]), atol=1e-5)

@@ -19,6 +19,7 @@ rendered template and its hash are recorded in the bundle and are part of the mo
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,6 +146,7 @@ class VideoLLM(CrossEncoder):
             },
         }
         self.device = self._model_device()
+        self._memo: tuple[str, torch.Tensor, tuple[Any, torch.Tensor, int]] | None = None
 
     # ------------------------------------------------------------------------------------------ set-up
 
@@ -199,7 +201,16 @@ class VideoLLM(CrossEncoder):
             out[name] = split_template(self._render(q) + ANSWERS[name])
             if self.mode == "likelihood" and "{caption}" not in out[name].rest:
                 raise ModelError(f"vlm:{self.source}: the prompt must end with the caption")
+        if len(out) > 1:  # one prefix for both questions: what they share, cut at a line or the visual placeholder
+            shared = os.path.commonprefix([t.prefix for t in out.values()])
+            cut = max(shared.rfind("\n") + 1, self._placeholder_end(shared))
+            out = {k: Template(t.text[:cut], t.text[cut:]) for k, t in out.items()}
         return out
+
+    def _placeholder_end(self, text: str) -> int:
+        token = str(getattr(self.processor, "video_token" if self.frames_as == "video" else "image_token", "") or "")
+        at = text.rfind(token) if token else -1
+        return at + len(token) if at >= 0 else 0
 
     def _render(self, question: str) -> str:
         messages = [{"role": "user", "content": [*self._visual_content(), {"type": "text", "text": question}]}]
@@ -238,6 +249,7 @@ class VideoLLM(CrossEncoder):
         dtype = self.dtype if self.explicit_dtype else (torch.bfloat16 if device.type == "cuda" else torch.float32)
         self.model.to(device=device, dtype=dtype)
         self.dtype = dtype
+        self._memo = None
         self.device = device
         return self
 
@@ -294,12 +306,7 @@ class VideoLLM(CrossEncoder):
         log-probs after the context (one sequence for all targets when each is a single token).
         `inputs`: the view's processor output (`encode_prefix`), when the caller already has it.
         """
-        inputs = inputs if inputs is not None else self.encode_prefix(view, prefix)
-        out = self.model(**inputs, use_cache=True, logits_to_keep=1)
-        cache = out.cache if hasattr(out, "cache") else out.past_key_values
-        last = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
-        n_prefix = int(inputs["input_ids"].shape[1])
-        offset = n_prefix + self._rope_delta()
+        cache, last, offset = self._prefix(view, prefix, inputs)
         seqs, reads = self._sequences(items)
         logps: list[torch.Tensor] = [last.new_empty(0)] * len(seqs)
         order = sorted(range(len(seqs)), key=lambda i: (-len(seqs[i]), i))
@@ -310,6 +317,22 @@ class VideoLLM(CrossEncoder):
             for i, lp in zip(chunk, self._run(cache, offset, [seqs[i] for i in chunk]), strict=True):
                 logps[i] = lp
         return self._collect(items, seqs, reads, logps, last)
+
+    def _prefix(self, view: torch.Tensor, prefix: str, inputs: dict[str, torch.Tensor] | None
+                ) -> tuple[Any, torch.Tensor, int]:
+        """The prefix's key/value cache, its last log-probs and the position of the next token. The last view's
+        prefix is kept: in choice mode `score_options` and `score` (the yes/no question) share the prefix up to the
+        end of the video, so a view the runner hands to both runs it once."""
+        memo = self._memo
+        if memo is not None and memo[0] == prefix and memo[1].shape == view.shape and torch.equal(memo[1], view):
+            return memo[2]
+        inputs = inputs if inputs is not None else self.encode_prefix(view, prefix)
+        out = self.model(**inputs, use_cache=True, logits_to_keep=1)
+        cache = out.cache if hasattr(out, "cache") else out.past_key_values
+        last = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+        offset = int(inputs["input_ids"].shape[1]) + self._rope_delta()
+        self._memo = (prefix, view.clone(), (cache, last, offset)) if self.mode == "choice" else None
+        return cache, last, offset
 
     @staticmethod
     def _sequences(items: list[tuple[list[int], list[list[int]] | None]]) -> tuple[list[list[int]], list[Any]]:
