@@ -164,7 +164,8 @@ class VideoLLM(CrossEncoder):
         return frames_as
 
     def _frame_size(self, size: int | None) -> tuple[int, int]:
-        """The processor's own input size where it has one; a square within its pixel budget otherwise."""
+        """The processor's own input size where it has one; a square within a pixel budget (the Qwen-VL family's
+        processors count pixels, not sides) otherwise. The processor still resizes as its config says."""
         part = getattr(self.processor, "video_processor" if self.frames_as == "video" else "image_processor")
         if size is not None:
             return int(size), int(size)
@@ -172,17 +173,18 @@ class VideoLLM(CrossEncoder):
         get = s.get if isinstance(s, dict) else lambda k, d=None: getattr(s, k, d)
         if get("height") and get("width"):
             return int(get("height")), int(get("width"))
-        factor = int(getattr(part, "patch_size", 14) or 14) * int(getattr(part, "merge_size", 1) or 1)
-        most = getattr(part, "max_pixels", None) or get("longest_edge")
-        least = getattr(part, "min_pixels", None) or get("shortest_edge")
-        side = DEFAULT_FRAME_SIDE
-        if most:
-            side = min(side, int(math.isqrt(int(most)) // factor * factor))
-        if least:
-            side = max(side, int(math.ceil(math.sqrt(int(least)) / factor) * factor))
-        if get("shortest_edge") and not least and not most:
-            side = int(get("shortest_edge"))
-        return side, side
+        if getattr(part, "merge_size", None):  # a pixel budget: min / max pixels per frame
+            factor = int(getattr(part, "patch_size", 14) or 14) * int(part.merge_size)
+            most = getattr(part, "max_pixels", None) or get("longest_edge")
+            least = getattr(part, "min_pixels", None) or get("shortest_edge")
+            side = DEFAULT_FRAME_SIDE // factor * factor
+            if most:
+                side = min(side, int(math.isqrt(int(most)) // factor * factor))
+            if least:
+                side = max(side, int(math.ceil(math.sqrt(int(least)) / factor) * factor))
+            return side, side
+        side = get("shortest_edge") or get("longest_edge") or DEFAULT_FRAME_SIDE
+        return int(side), int(side)
 
     def _visual_content(self) -> list[dict[str, str]]:
         from actionbench.video import FrameSpec
