@@ -37,6 +37,13 @@ def char_tokenizer(specials: list[str], *, bos: str | None = None, eos: str | No
     return PreTrainedTokenizerFast(tokenizer_object=tok, **kwargs), vocab
 
 
+def _random(model_cls, cfg, seed: int):
+    """A model with random weights drawn from `seed`, leaving the global RNG as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return model_cls(cfg)
+
+
 def _save(folder: Path, model, processor) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
@@ -77,9 +84,7 @@ def qwen2_vl(folder: Path, seed: int = 0, *, hidden: int = 32, layers: int = 2, 
         image_token_id=vocab["<|image_pad|>"], video_token_id=vocab["<|video_pad|>"],
         vision_start_token_id=vocab["<|vision_start|>"], vision_end_token_id=vocab["<|vision_end|>"],
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = Qwen2VLForConditionalGeneration(cfg)
+    model = _random(Qwen2VLForConditionalGeneration, cfg, seed)
     budget = {"min_pixels": side * side, "max_pixels": side * side}
     processor = Qwen2VLProcessor(
         image_processor=Qwen2VLImageProcessor(**budget), tokenizer=tok,
@@ -111,9 +116,7 @@ def llava_onevision(folder: Path, seed: int = 0) -> Path:
         image_token_index=vocab["<image>"], video_token_index=vocab["<video>"], vision_feature_layer=-1,
         vision_feature_select_strategy="full", image_grid_pinpoints=[[28, 28]],
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = LlavaOnevisionForConditionalGeneration(cfg)
+    model = _random(LlavaOnevisionForConditionalGeneration, cfg, seed)
     processor = LlavaOnevisionProcessor(
         image_processor=LlavaOnevisionImageProcessor(size={"height": 28, "width": 28}, image_grid_pinpoints=[[28, 28]]),
         tokenizer=tok, video_processor=LlavaOnevisionVideoProcessor(size={"height": 28, "width": 28}),
@@ -140,49 +143,39 @@ def x_clip(folder: Path, seed: int = 0) -> Path:
                            mit_num_hidden_layers=1, mit_num_attention_heads=2),
         projection_dim=16, prompt_layers=1, prompt_num_attention_heads=2, prompt_mlp_ratio=2,
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = XCLIPModel(cfg)
+    model = _random(XCLIPModel, cfg, seed)
     ip = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     return _save(Path(folder), model, XCLIPProcessor(image_processor=ip, tokenizer=tok))
 
 
-def siglip(folder: Path, seed: int = 0) -> Path:
-    """A SigLIP-type model (sigmoid-trained towers; text padded to max length), 32 x 32."""
-    from transformers import SiglipConfig, SiglipImageProcessor, SiglipModel, SiglipProcessor
+def _siglip_family(folder: Path, seed: int, names: tuple[str, str, str, str], vision: dict, ip_kwargs: dict) -> Path:
+    """SigLIP and SigLIP 2 share their text tower and processor layout; `names`: config, model, image processor
+    and processor classes."""
+    import transformers
 
+    config_cls, model_cls, ip_cls, processor_cls = (getattr(transformers, n) for n in names)
     tok, vocab = char_tokenizer(["<unk>", "<pad>", "<eos>"], eos="<eos>")
-    cfg = SiglipConfig(
+    cfg = config_cls(
         text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                          num_attention_heads=2, max_position_embeddings=64, pad_token_id=vocab["<pad>"],
                          eos_token_id=vocab["<eos>"]),
         vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-                           image_size=32, patch_size=16),
+                           **vision),
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = SiglipModel(cfg)
-    ip = SiglipImageProcessor(size={"height": 32, "width": 32})
-    return _save(Path(folder), model, SiglipProcessor(image_processor=ip, tokenizer=tok))
+    model = _random(model_cls, cfg, seed)
+    return _save(Path(folder), model, processor_cls(image_processor=ip_cls(**ip_kwargs), tokenizer=tok))
+
+
+def siglip(folder: Path, seed: int = 0) -> Path:
+    """A SigLIP-type model (sigmoid-trained towers; text padded to max length), 32 x 32."""
+    return _siglip_family(folder, seed, ("SiglipConfig", "SiglipModel", "SiglipImageProcessor", "SiglipProcessor"),
+                          {"image_size": 32, "patch_size": 16}, {"size": {"height": 32, "width": 32}})
 
 
 def siglip2(folder: Path, seed: int = 0) -> Path:
     """A SigLIP 2 NaFlex-type model (variable patch grid; its processor patchifies), 16 patches of 8 pixels."""
-    from transformers import Siglip2Config, Siglip2ImageProcessor, Siglip2Model, Siglip2Processor
-
-    tok, vocab = char_tokenizer(["<unk>", "<pad>", "<eos>"], eos="<eos>")
-    cfg = Siglip2Config(
-        text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                         num_attention_heads=2, max_position_embeddings=64, pad_token_id=vocab["<pad>"],
-                         eos_token_id=vocab["<eos>"]),
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-                           patch_size=8, num_patches=16),
-    )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = Siglip2Model(cfg)
-    ip = Siglip2ImageProcessor(patch_size=8, max_num_patches=16)
-    return _save(Path(folder), model, Siglip2Processor(image_processor=ip, tokenizer=tok))
+    return _siglip_family(folder, seed, ("Siglip2Config", "Siglip2Model", "Siglip2ImageProcessor", "Siglip2Processor"),
+                          {"patch_size": 8, "num_patches": 16}, {"patch_size": 8, "max_num_patches": 16})
 
 
 def clip(folder: Path, seed: int = 0) -> Path:
@@ -193,8 +186,6 @@ def clip(folder: Path, seed: int = 0) -> Path:
     cfg = CLIPConfig(text_config=_clip_text(vocab, "<eos>"), projection_dim=16,
                      vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                                         num_attention_heads=2, image_size=32, patch_size=16))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = CLIPModel(cfg)
+    model = _random(CLIPModel, cfg, seed)
     ip = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     return _save(Path(folder), model, CLIPProcessor(image_processor=ip, tokenizer=tok))
