@@ -16,9 +16,10 @@ pytest.importorskip("transformers")
 import _hfkit  # noqa: E402
 
 from actionbench.bundle import read_bundle  # noqa: E402
-from actionbench.evaluate import _fingerprint, evaluate  # noqa: E402
 from actionbench.models.protocol import ModelError  # noqa: E402
 from actionbench.models.registry import create_model  # noqa: E402
+from actionbench.runner import evaluate  # noqa: E402
+from actionbench.runner.fingerprint import fingerprint as _fingerprint  # noqa: E402
 
 GENERATIVE = ("qwen2_vl", "llava_onevision")
 DUAL = ("x_clip", "siglip", "siglip2", "clip")
