@@ -4,8 +4,7 @@ Three public abstract bases, one per way of scoring (subclass one, or write a pl
 members: `check_model` reads either once, when the model is loaded, and names anything missing in one line):
 - `DualEncoder` (alias `VideoTextModel`): `encode_videos`, `encode_texts`, optionally `similarity` (cosine);
 - `CrossEncoder`: `score(frames, texts)` for (view, text) pairs; the runner hands each view only its texts;
-- `ProbeScorer`: `score_probes(probes)` -> (s_true, s_foil) per probe (a generative model in choice mode, or a
-  line that needs no video at all).
+- `ProbeScorer`: `score_probes(probes)` -> (s_true, s_foil) per probe (a line that needs no video at all).
 
 Optional hooks are declared on `Model` with a default of None ("not provided"); a model provides one by
 defining the method: `encode_videos_and_reversed(frames)` (a dual encoder that makes the reversed view more
@@ -127,8 +126,9 @@ class CrossEncoder(Model):
 class ProbeScorer(Model):
     """Base class for models that score whole probes: (s_true, s_foil) per probe (attributes: see `Model`).
 
-    The slot for a generative model in choice mode (both options shown, both orders) or a text-only line. The
-    harness decodes every clip as for any model (a missing video removes the same probes from every row).
+    The slot for a line that needs no video (chance, a text-only prior); a model that compares both options
+    with the video (`vlm:` in choice mode) is a CrossEncoder with `score_options`. The harness decodes every
+    clip as for any model (a missing video removes the same probes from every row).
     """
 
     name: str = "probe-scorer"
