@@ -297,3 +297,14 @@ def test_choice_mode_runs_each_views_prefix_once(folders):
     got = model.score(y, CAPTIONS[:1])
     assert calls.count(True) == 2
     assert torch.allclose(got, fresh.score(y, CAPTIONS[:1]), atol=1e-5)
+
+
+def test_frames_as_images_gives_the_full_forward_too(folders):
+    """frames_as=images: the 8 frames go in as 8 images (one placeholder each); the cache still equals a full pass."""
+    model = create_model(name_of(folders, "qwen2_vl"), {"frames_as": "images"}).to("cpu")
+    t = model.templates["likelihood"]
+    assert t.prefix.count("<|image_pad|>") == 8 and "<|video_pad|>" not in t.prefix
+    x = view(model, 8)
+    ids = model._ids(t.fill(caption=CAPTIONS[0]))
+    (total, _), = model.continuations(x, t.prefix, [(ids, None)])
+    assert abs(total - model.full_forward_logprob(x, t.prefix, ids)) <= 1e-4
