@@ -308,3 +308,19 @@ def test_frames_as_images_gives_the_full_forward_too(folders):
     ids = model._ids(t.fill(caption=CAPTIONS[0]))
     (total, _), = model.continuations(x, t.prefix, [(ids, None)])
     assert abs(total - model.full_forward_logprob(x, t.prefix, ids)) <= 1e-4
+
+
+def test_choice_scores_are_cached_and_reused(folders, suite, tmp_path):
+    """A rerun with the same cache reads every option and yes/no score back: the model is not called again."""
+    probes, videos = suite
+    model = create_model(name_of(folders, "qwen2_vl"), {"mode": "choice"})
+    calls = []
+    for hook in ("score", "score_options"):
+        inner = getattr(model, hook)
+        setattr(model, hook, lambda *a, _inner=inner, _hook=hook: calls.append(_hook) or _inner(*a))
+    first = evaluate(model, [probes], [videos], cache=tmp_path / "cache", device="cpu")[1]
+    assert sorted(set(calls)) == ["score", "score_options"]
+    calls.clear()
+    again = evaluate(model, [probes], [videos], cache=tmp_path / "cache", device="cpu")[1]
+    assert calls == []
+    assert list(first.s_true) == list(again.s_true) and list(first.s_foil) == list(again.s_foil)
