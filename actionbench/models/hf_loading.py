@@ -6,13 +6,13 @@ Remote code (a checkpoint's own Python files) runs only when the user passes `tr
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from actionbench.files import sha256_file
 from actionbench.ids import stable_hash
 from actionbench.models.protocol import ModelError
 
@@ -60,13 +60,7 @@ def weights_hash(source: str, config: Any) -> str | None:
         files = sorted(p for p in folder.iterdir() if p.suffix in WEIGHT_SUFFIXES and p.is_file())
         if not files:
             return None
-        h = hashlib.sha256()
-        for path in files:
-            h.update(path.name.encode())
-            with open(path, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 22), b""):
-                    h.update(chunk)
-        return h.hexdigest()
+        return stable_hash([(path.name, sha256_file(path)) for path in files], length=64)
     commit = getattr(config, "_commit_hash", None)
     return f"hub:{source}@{commit}" if commit else None
 
