@@ -46,6 +46,8 @@ class ModelInfo:
     order_invariant: bool
     kind: str
     logit_scale: float | None
+    # What the model says of itself (hf: / vlm:): its processor config, scoring mode, prompt templates and hash.
+    details: dict | None = field(default=None, metadata=ABSENT_WHEN_NONE)
 
 
 @dataclass

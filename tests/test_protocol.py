@@ -186,6 +186,13 @@ def _paper_backbone(name: str, tmp: Path) -> dict:
     return {"checkpoint": str(path), **asdict(cfg)}
 
 
+def _hfkit():
+    """The tiny Hugging Face checkpoint builders (transformers is in the test extra)."""
+    import _hfkit
+
+    return _hfkit
+
+
 def _how_to_build(name: str, tmp: Path) -> tuple[str, dict] | None:
     """(model name, arguments) for a tiny instance of a registered entry; None for entries that need trained
     weights a test cannot make cheaply (they must refuse without them, in one line)."""
@@ -200,6 +207,8 @@ def _how_to_build(name: str, tmp: Path) -> tuple[str, dict] | None:
         "internvideo": lambda: ("internvideo", _paper_backbone("internvideo", tmp)),
         "clipvip": lambda: ("clipvip", _paper_backbone("clipvip", tmp)),
         "singularity": lambda: ("singularity", _paper_backbone("singularity", tmp)),
+        "hf": lambda: (f"hf:{_hfkit().x_clip(tmp / 'x-clip')}", {}),
+        "vlm": lambda: (f"vlm:{_hfkit().qwen2_vl(tmp / 'qwen2-vl')}", {}),
     }
     return recipes[name]() if name in recipes else None
 

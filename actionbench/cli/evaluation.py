@@ -61,6 +61,8 @@ def eval_command(
 @app.command("models")
 def models_command() -> None:
     """List the models that can be evaluated: built-ins, controls and installed plugins."""
+    from rich.markup import escape
+
     from actionbench.models.registry import load_registry
 
     registry = load_registry()
@@ -70,7 +72,9 @@ def models_command() -> None:
     table.add_column("weights needed")
     table.add_column("source")
     for name, spec in sorted(registry.specs.items(), key=lambda kv: (kv[1].source != "built-in", kv[0])):
-        table.add_row(f"{name}:<...>" if spec.prefix else name, spec.description, spec.weights, spec.source)
+        # Escaped: a description such as "pip install 'actionbench[hf]'" is text, not rich markup.
+        table.add_row(f"{name}:<...>" if spec.prefix else name, escape(spec.description), escape(spec.weights),
+                      escape(spec.source))
     console.print(table)
     console.print("any model also runs as [bold]path/to/file.py:factory[/]; controls wrap any name, "
                   "e.g. blind:clip:ViT-B-32")

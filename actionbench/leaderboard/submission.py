@@ -12,7 +12,7 @@ taken from its `results.json`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -125,6 +125,29 @@ class Entry:
         return [r for r in self.predictions if r["dataset"] == dataset and r["task"] == task]
 
 
+def scoring_tag(results: dict[str, Any]) -> str | None:
+    """'[likelihood, prompt 1a2b3c4d]' for a generative model's bundle: its mode and prompt make it another entry."""
+    details = (results.get("model") or {}).get("details") or {}
+    scoring = details.get("scoring") if isinstance(details, dict) else None
+    if not isinstance(scoring, dict) or not scoring.get("mode"):
+        return None
+    mode = str(scoring["mode"])
+    if scoring.get("normalize") not in (None, "sum"):
+        mode += f"/{scoring['normalize']}"
+    prompt = str(scoring.get("prompt_hash") or "")[:8]
+    return f"[{mode}, prompt {prompt}]" if prompt else f"[{mode}]"
+
+
+def with_scoring_tag(submission: Submission, results: dict[str, Any]) -> Submission:
+    """Generative rows show their mode and prompt hash, and bundles that differ in either never share a row label
+    or a backbone group (so one is never ranked or compared as the other)."""
+    tag = scoring_tag(results)
+    if tag is None or tag in submission.model:
+        return submission
+    backbone = f"{submission.backbone} {tag}" if submission.backbone == submission.model else submission.backbone
+    return replace(submission, model=f"{submission.model} {tag}", backbone=backbone)
+
+
 def submission_from_results(results: dict[str, Any]) -> Submission:
     """Metadata for a bare result bundle: controls (`blind:clip:...`) are grouped under the model they wrap."""
     name = results["model"]["name"]
@@ -178,7 +201,7 @@ def load_entry(folder: str | Path) -> Entry:
         raise SubmissionError(f"{results_path}: holds reported numbers but {SUBMISSION_FILE} says measured")
     check_results(results, results_path)
     predictions = read_predictions(folder / PREDICTIONS_FILE)
-    return Entry(folder.name, folder, submission, results, predictions)
+    return Entry(folder.name, folder, with_scoring_tag(submission, results), results, predictions)
 
 
 def find_entry_folders(root: str | Path) -> list[Path]:

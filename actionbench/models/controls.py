@@ -49,6 +49,10 @@ class _Control:
         )
         if callable(getattr(inner, "score_probes", None)):
             self.score_probes = inner.score_probes  # chance stays chance under any control
+        if getattr(inner, "details", None):
+            self.details = inner.details  # e.g. a vlm:'s scoring mode and prompt: the control's row shows them too
+        if callable(getattr(inner, "score_options", None)):  # vlm: in choice mode asks AA / OR as one question
+            self.score_options = lambda frames, pairs: inner.score_options(self._frames(frames), pairs)
 
     def _frames(self, frames: torch.Tensor) -> torch.Tensor:
         return degrade(frames, self.mode, self.preprocess.mean, self.preprocess.std)

@@ -4,13 +4,14 @@ Three public abstract bases, one per way of scoring (subclass one, or write a pl
 members: `check_model` reads either once, when the model is loaded, and names anything missing in one line):
 - `DualEncoder` (alias `VideoTextModel`): `encode_videos`, `encode_texts`, optionally `similarity` (cosine);
 - `CrossEncoder`: `score(frames, texts)` for (view, text) pairs; the runner hands each view only its texts;
-- `ProbeScorer`: `score_probes(probes)` -> (s_true, s_foil) per probe (a generative model in choice mode, or a
-  line that needs no video at all).
+- `ProbeScorer`: `score_probes(probes)` -> (s_true, s_foil) per probe (a line that needs no video at all).
 
 Optional hooks are declared on `Model` with a default of None ("not provided"); a model provides one by
 defining the method: `encode_videos_and_reversed(frames)` (a dual encoder that makes the reversed view more
-cheaply than a second pass) and `score_probes(probes)` on a cross-encoder (scores from probe ids alone, the
-`chance` line: the harness still decodes every clip, so missing videos count alike, but calls no encoder).
+cheaply than a second pass), `score_probes(probes)` on a cross-encoder (scores from probe ids alone, the
+`chance` line: the harness still decodes every clip, so missing videos count alike, but calls no encoder) and
+`score_options(frames, pairs)` on a cross-encoder that compares the two captions of an AA / OR probe jointly
+(`vlm:` in choice mode: both shown as options, in both orders; `score` then serves Video Reversal only).
 
 The harness owns decoding, batching, de-duplication, caching and sharding. Frames arrive as float32
 `[B, T, 3, H, W]`, already squash-resized to `preprocess.size` and normalised with `preprocess.mean` /
@@ -62,6 +63,8 @@ class Model(abc.ABC):  # noqa: B024  (the three bases below declare the abstract
     Optional hooks (None: not provided; define the method to provide it):
         encode_videos_and_reversed(frames) -> (forward, reversed): both views of a batch in one pass.
         score_probes(probes) -> Tensor[P, 2]: (s_true, s_foil) per probe, without any encoder call.
+        score_options(frames, pairs) -> Tensor[P, 2]: for one view `[1, T, 3, H, W]` and P (first, second)
+            caption pairs, each caption's score when the two are offered together (AA and OR probes).
     """
 
     name: str = "model"
@@ -75,6 +78,7 @@ class Model(abc.ABC):  # noqa: B024  (the three bases below declare the abstract
 
     encode_videos_and_reversed: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None
     score_probes: Callable[[list[Any]], torch.Tensor] | None = None
+    score_options: Callable[[torch.Tensor, list[tuple[str, str]]], torch.Tensor] | None = None
 
     def to(self, device: str | torch.device) -> Any:
         """Move the model's modules to a device (override when the model holds modules elsewhere)."""
@@ -122,8 +126,9 @@ class CrossEncoder(Model):
 class ProbeScorer(Model):
     """Base class for models that score whole probes: (s_true, s_foil) per probe (attributes: see `Model`).
 
-    The slot for a generative model in choice mode (both options shown, both orders) or a text-only line. The
-    harness decodes every clip as for any model (a missing video removes the same probes from every row).
+    The slot for a line that needs no video (chance, a text-only prior); a model that compares both options
+    with the video (`vlm:` in choice mode) is a CrossEncoder with `score_options`. The harness decodes every
+    clip as for any model (a missing video removes the same probes from every row).
     """
 
     name: str = "probe-scorer"
@@ -153,6 +158,7 @@ class ModelProfile:
     logit_scale: float | None
     paired_reversal: bool  # provides encode_videos_and_reversed
     by_probe: bool  # provides score_probes: scored from the probes alone, no encoder call
+    options: bool = False  # a cross-encoder with score_options: AA / OR captions compared jointly
 
 
 def _callable(model: Any, member: str) -> bool:
@@ -200,6 +206,7 @@ def check_model(model: Any) -> ModelProfile:
         logit_scale=None if scale is None else float(scale),
         paired_reversal=kind == "dual" and callable(pair),
         by_probe=callable(probes),
+        options=kind == "cross" and callable(getattr(model, "score_options", None)),
     )
 
 

@@ -83,10 +83,10 @@ class Registry:
 
 
 def builtin_specs() -> list[ModelSpec]:
-    """The built-in entries: chance, clip:<arch> and the controls."""
-    from actionbench.models import builtin, clip, controls
+    """The built-in entries: chance, clip:<arch>, hf:<id>, vlm:<id> and the controls."""
+    from actionbench.models import builtin, clip, controls, hf, vlm
 
-    return [*builtin.SPECS, *clip.SPECS, *controls.SPECS]
+    return [*builtin.SPECS, *clip.SPECS, *hf.SPECS, *vlm.SPECS, *controls.SPECS]
 
 
 def _specs_from(obj: Any, ep_name: str, dist: str) -> list[ModelSpec]:

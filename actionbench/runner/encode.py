@@ -10,7 +10,7 @@ import torch
 
 from actionbench.cache import EmbeddingCache
 from actionbench.models.protocol import ModelError
-from actionbench.runner.plan import Unit, pair_key, text_key
+from actionbench.runner.plan import Unit, option_key, pair_key, text_key
 from actionbench.runner.runtime import Runtime, shard_of
 
 
@@ -48,7 +48,8 @@ class Encoder:
     """Turns decoded units into committed cache entries, one model batch at a time."""
 
     def __init__(self, model: Any, kind: str, cache: EmbeddingCache, rt: Runtime, batch_size: int,
-                 plan_texts: dict[str, list[str]], paired_reversal: bool = False) -> None:
+                 plan_texts: dict[str, list[str]], paired_reversal: bool = False,
+                 plan_options: dict[str, list[tuple[str, str]]] | None = None) -> None:
         self.model = model
         self.kind = kind
         self.cache = cache
@@ -56,6 +57,7 @@ class Encoder:
         self.batch_size = max(1, batch_size)
         self.pair = kind == "dual" and paired_reversal
         self.plan_texts = plan_texts  # view key -> texts a cross-encoder scores it against
+        self.plan_options = plan_options or {}  # view key -> (text, foil) pairs a score_options model compares
         self.batches = 0
         self.shape: tuple[int, ...] | None = None
         self.pending: list[_Job] = []
@@ -132,7 +134,19 @@ class Encoder:
         # A cross-encoder's cost is per pair: each view is scored against its own texts only.
         for j in jobs:
             for key, frames in zip(j.keys, self._views(j), strict=True):
-                texts = self.plan_texts[key]
+                pairs = self.plan_options.get(key, [])
+                if pairs:
+                    out = self.model.score_options(frames[None].to(self.rt.device, non_blocking=True), pairs)
+                    out = checked(out, len(pairs), self.model, "score_options", where)
+                    if tuple(out.shape) != (len(pairs), 2):
+                        raise ModelError(f"model {self.model.name}: score_options returned shape {tuple(out.shape)} "
+                                         f"for {len(pairs)} pairs ({where})")
+                    keys += [k for a, b in pairs for k in (option_key(key, a, b), option_key(key, b, a))]
+                    scores.append(out.reshape(-1))
+                    notes += [j.decoder] * (2 * len(pairs))
+                texts = self.plan_texts.get(key, [])
+                if not texts:
+                    continue
                 out = self.model.score(frames[None].to(self.rt.device, non_blocking=True), texts)
                 out = checked(out, 1, self.model, "score", where)
                 if tuple(out.shape) != (1, len(texts)):

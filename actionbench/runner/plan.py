@@ -73,6 +73,11 @@ def pair_key(view_key: str, text: str) -> str:
     return stable_hash(view_key, text_key(text))
 
 
+def option_key(view_key: str, text: str, other: str) -> str:
+    """The score of `text` when offered with `other` as two options under one view (`score_options` models)."""
+    return stable_hash(view_key, "option", text_key(text), text_key(other))
+
+
 def pair_roots(probesets: Sequence[ProbeSet], videos: Sequence[str | Path]) -> list[Path]:
     """One videos root per probe set: the same root for all, or one each in the same order."""
     if not videos:
@@ -149,6 +154,13 @@ class Scoring:
     paired_reversal: bool = False  # provides encode_videos_and_reversed (both views in one pass)
     blind: bool = False  # declared and verified: VR is "temporally blind", no reversed pass
     view_texts: dict[str, list[str]] = field(default_factory=dict)  # view key -> texts it is scored against
+    options: bool = False  # provides score_options: AA / OR probes go to it (both captions offered together)
+    view_options: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # view key -> (text, foil) pairs
+
+    def view_keys(self, view: str) -> list[str]:
+        """The cache keys of every score a cross-encoder gives one view."""
+        return [pair_key(view, t) for t in self.view_texts.get(view, [])] + [
+            k for a, b in self.view_options.get(view, []) for k in (option_key(view, a, b), option_key(view, b, a))]
 
     def wanted(self, unit: Unit, store: EmbeddingCache) -> tuple[str, ...]:
         """The views of a unit still to encode (every view for a model scored by probe id)."""
@@ -157,13 +169,18 @@ class Scoring:
             return tuple(keys)
         if self.kind == "dual":
             return tuple(k for k in keys if k not in store)
-        return tuple(k for k in keys if any(pair_key(k, t) not in store for t in self.view_texts[k]))
+        return tuple(k for k in keys if any(key not in store for key in self.view_keys(k)))
 
     def plan_texts(self, plan: Plan) -> None:
         view_texts: dict[str, set[str]] = defaultdict(set)
+        view_options: dict[str, set[tuple[str, str]]] = defaultdict(set)
         for it in plan.items:
             u, p = it.unit, it.probe
+            if p.task != VR and self.options:
+                view_options[u.forward_key].add((p.text, p.foil_text))
+                continue
             view_texts[u.forward_key].update([p.text] if p.task == VR else [p.text, p.foil_text])
             if p.task == VR and not self.blind:
                 view_texts[u.reversed_key].add(p.text)
         self.view_texts = {k: sorted(v) for k, v in view_texts.items()}
+        self.view_options = {k: sorted(v) for k, v in view_options.items()}

@@ -93,7 +93,8 @@ def evaluate(
         if callable(getattr(model, "to", None)):
             model = model.to(rt.device) or model
         set_eval(model)
-        scoring = Scoring(model, profile.kind, profile.by_probe, profile.order_invariant, profile.paired_reversal)
+        scoring = Scoring(model, profile.kind, profile.by_probe, profile.order_invariant, profile.paired_reversal,
+                          options=profile.options)
         namespace = cache_namespace(scoring, model_fingerprint, spec, rt)
         if cache is False or scoring.by_probe:
             cache_root = None  # the chance line has nothing worth keeping
@@ -113,7 +114,7 @@ def evaluate(
         elif scoring.kind == "dual":
             scores = scores_dual(model, plan, entries, scoring.blind, rt)
         else:
-            scores = scores_cross(plan, entries, scoring.blind)
+            scores = scores_cross(plan, entries, scoring.blind, scoring.options)
         logit_scale = profile.logit_scale
         predictions = predictions_for(plan, scores, ties, logit_scale)
         summary = metrics.summarize(predictions, policy=ties, bootstrap_seed=bootstrap_seed,
@@ -131,6 +132,7 @@ def evaluate(
                 order_invariant=scoring.declared,
                 kind=scoring.kind,
                 logit_scale=logit_scale,
+                details=getattr(model, "details", None) or None,
             ),
             frame_spec=spec.to_dict(),
             decoder=decoder_name(),

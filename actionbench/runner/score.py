@@ -11,7 +11,7 @@ import torch
 from actionbench import metrics
 from actionbench.models.protocol import ModelError
 from actionbench.runner.encode import checked
-from actionbench.runner.plan import VR, Plan, pair_key, text_key
+from actionbench.runner.plan import VR, Plan, option_key, pair_key, text_key
 from actionbench.runner.runtime import Runtime
 
 SIMILARITY_CHUNK = 512  # videos per similarity call when scoring
@@ -63,12 +63,17 @@ def scores_dual(model: Any, plan: Plan, store: dict[str, torch.Tensor], blind: b
     return {pid: (sims[true], sims[foil]) for pid, (true, foil) in pairs.items()}
 
 
-def scores_cross(plan: Plan, store: dict[str, torch.Tensor], blind: bool) -> dict[str, tuple[float, float]]:
+def scores_cross(plan: Plan, store: dict[str, torch.Tensor], blind: bool,
+                 options: bool = False) -> dict[str, tuple[float, float]]:
     out = {}
     for it in plan.items:
         if it.unit.error is not None:
             continue
         p, u = it.probe, it.unit
+        if options and p.task != VR:  # both captions offered together (score_options)
+            out[p.probe_id] = (float(store[option_key(u.forward_key, p.text, p.foil_text)]),
+                               float(store[option_key(u.forward_key, p.foil_text, p.text)]))
+            continue
         s_true = float(store[pair_key(u.forward_key, p.text)])
         if p.task == VR:
             s_foil = s_true if blind else float(store[pair_key(u.reversed_key, p.text)])

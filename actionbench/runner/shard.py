@@ -14,7 +14,7 @@ from actionbench.cache import EmbeddingCache
 from actionbench.models.protocol import ModelError
 from actionbench.runner.decode import DecodeJob, decode_stream
 from actionbench.runner.encode import Encoder, _Job, encode_texts
-from actionbench.runner.plan import Plan, Scoring, Unit, pair_key, text_key
+from actionbench.runner.plan import Plan, Scoring, Unit, text_key
 from actionbench.runner.runtime import Runtime, progress_bar, shard_of
 from actionbench.video import FrameSpec
 
@@ -35,7 +35,8 @@ def encode_shard(scoring: Scoring, plan: Plan, store: EmbeddingCache, rt: Runtim
     model = scoring.model
     shard = Shard([u for u in plan.units.values() if u.error is None and shard_of(u.key, rt.world) == rt.rank])
     todo = [(u, keys) for u in shard.units if (keys := scoring.wanted(u, store))]
-    encoder = Encoder(model, scoring.kind, store, rt, batch_size, scoring.view_texts, scoring.paired_reversal)
+    encoder = Encoder(model, scoring.kind, store, rt, batch_size, scoring.view_texts, scoring.paired_reversal,
+                      scoring.view_options)
     try:
         with progress_bar(progress and rt.is_main) as bar:
             if scoring.kind == "dual" and not scoring.by_probe:
@@ -68,7 +69,7 @@ def gather_shards(scoring: Scoring, plan: Plan, store: EmbeddingCache, rt: Runti
     for u in shard.units:
         mine.update([u.forward_key, u.reversed_key])
     if scoring.kind == "cross":
-        mine = {pair_key(v, t) for v in mine if v in scoring.view_texts for t in scoring.view_texts[v]}
+        mine = {k for v in mine for k in scoring.view_keys(v)}
     mine.update(text_key(t) for t in plan.texts if shard_of(text_key(t), rt.world) == rt.rank)
     # Each process sends its whole shard (cached or new), so none relies on a cache folder shared with others.
     send = rt.world > 1
@@ -94,7 +95,6 @@ def gather_shards(scoring: Scoring, plan: Plan, store: EmbeddingCache, rt: Runti
             plan.units[key].error = message
     for u in plan.units.values():
         if u.error is None and u.key not in decoded:  # encoded in an earlier run: its cache entry says how
-            first = u.forward_key if scoring.kind == "dual" else pair_key(u.forward_key,
-                                                                         scoring.view_texts[u.forward_key][0])
+            first = u.forward_key if scoring.kind == "dual" else scoring.view_keys(u.forward_key)[0]
             decoded[u.key] = extras.get(first) or "unknown"
     return entries, decoded
