@@ -1,0 +1,283 @@
+"""Metrics of the paper's downstream tasks (Table 2): retrieval recall at K and NExT-QA accuracy.
+
+Retrieval (REFERENCE.md §5.1, `DownstreamTaskRetrieval.evaluation`): every video ranks every candidate text
+(video-to-text) and every text with at least one correct video ranks every video (text-to-video); a query
+is a hit at K when its best-ranked correct item is among the first K. Several correct videos per text are
+the rule for SSv2-template, Temporal-* and Moments-in-Time. Ties follow the pinned protocol's `half` idea:
+tied candidates are taken in random order and a query earns its expected hit, computed exactly (no draw).
+The original's scoring options are explicit (`RETRIEVAL_METHODS`):
+- `default`: the model's scores;
+- `ensemble_with_backbone`: softmax of the model's logits plus softmax of the backbone's (each on its own
+  scale), over texts for video-to-text and over videos for text-to-video;
+- `two_step_independent`: the backbone's top `top_k` (50) candidates per query, re-ranked by the model; the
+  rest score 0 (below every kept candidate, tied among themselves).
+
+NExT-QA: accuracy over five-way predictions, overall, per type and per group as the official evaluation
+groups them (C = CW+CH, T = TN+TC+TP, D = DC+DL+DO), optionally on a subset given by `<video>_<qid>` keys
+(ATP-hard). Intervals are percentile bootstraps (`metrics.cluster_bootstrap_interval`): over questions
+clustered by video for NExT-QA (a video has several questions), over queries for retrieval.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from actionbench.datasets.nextqa import GROUP_NAMES, TYPE_GROUPS, Question
+from actionbench.metrics import TIE_RTOL, MetricsError, cluster_bootstrap_interval
+
+RETRIEVAL_METHODS = ("default", "ensemble_with_backbone", "two_step_independent")
+RECALL_AT = (1, 5, 10)
+TWO_STEP_TOP_K = 50  # the original's first-stage depth
+RETRIEVAL_METRICS = tuple(f"r{k}_{d}" for d in ("v2t", "t2v") for k in RECALL_AT) + ("mean_recall",)
+QA_METRICS = ("accuracy", *(f"accuracy_{name}" for name in GROUP_NAMES.values()))
+# Downstream task id -> the metrics a result cell of it holds.
+DOWNSTREAM_TASKS: dict[str, tuple[str, ...]] = {
+    "video_text_retrieval": RETRIEVAL_METRICS,
+    "video_action_retrieval": RETRIEVAL_METRICS,
+    "multiple_choice_qa": QA_METRICS,
+}
+# Downstream dataset id -> its task.
+DOWNSTREAM_DATASETS: dict[str, str] = {
+    "ssv2_label": "video_text_retrieval",
+    "ssv2_template": "video_action_retrieval",
+    "temporal_ssv2": "video_action_retrieval",
+    "temporal_kinetics": "video_action_retrieval",
+    "moments_in_time": "video_action_retrieval",
+    "nextqa": "multiple_choice_qa",
+    "nextqa_atp_hard": "multiple_choice_qa",
+}
+
+
+# ------------------------------------------------------------------------------------------ retrieval
+
+
+def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    z = x - x.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _as_matrix(name: str, value: Any, shape: tuple[int, int] | None = None) -> np.ndarray:
+    m = np.asarray(value, dtype=np.float64)
+    if m.ndim != 2:
+        raise MetricsError(f"{name}: expected a videos x texts matrix, got shape {m.shape}")
+    if shape is not None and m.shape != shape:
+        raise MetricsError(f"{name}: shape {m.shape} differs from the model's {shape}")
+    if not np.all(np.isfinite(m)):
+        raise MetricsError(f"{name}: non-finite score")
+    return m
+
+
+def _two_step(model: np.ndarray, backbone: np.ndarray, top_k: int) -> np.ndarray:
+    """Per row: the model's score on the backbone's top_k candidates (ties by index), a common floor elsewhere."""
+    k = min(top_k, backbone.shape[1])
+    cols = np.arange(backbone.shape[1])
+    out = np.empty_like(model)
+    floor = float(model.min()) - 1.0 - abs(float(model.min()))
+    for i in range(model.shape[0]):
+        order = np.lexsort((cols, -backbone[i]))[:k]
+        out[i] = floor
+        out[i, order] = model[i, order]
+    return out
+
+
+def retrieval_scores(
+    model_logits: Any, backbone_logits: Any = None, method: str = "default", top_k: int = TWO_STEP_TOP_K
+) -> tuple[np.ndarray, np.ndarray]:
+    """The scores each direction ranks by: (video-to-text [videos, texts], text-to-video [texts, videos]).
+
+    `model_logits` and `backbone_logits` are videos x texts similarity / temperature, each on its own scale.
+    """
+    if method not in RETRIEVAL_METHODS:
+        raise MetricsError(f"unknown retrieval method {method!r} (choose from {', '.join(RETRIEVAL_METHODS)})")
+    model = _as_matrix("model scores", model_logits)
+    if method == "default":
+        return model, model.T
+    if backbone_logits is None:
+        raise MetricsError(f"retrieval method {method!r} needs the backbone's scores")
+    backbone = _as_matrix("backbone scores", backbone_logits, model.shape)
+    if method == "ensemble_with_backbone":
+        return _softmax(model, 1) + _softmax(backbone, 1), (_softmax(model, 0) + _softmax(backbone, 0)).T
+    if top_k < 1:
+        raise MetricsError(f"top_k must be at least 1, got {top_k}")
+    v2t = _two_step(_softmax(model, 1), backbone, top_k)
+    t2v = _two_step(_softmax(model, 0).T, backbone.T, top_k)
+    return v2t, t2v
+
+
+def _hit_probability(scores: np.ndarray, correct: Sequence[int], k: int) -> float:
+    """P(some correct item is in the top k) when tied scores are ordered at random (exact)."""
+    s = scores.astype(np.float32).astype(np.float64)  # compare in float32, as the probes do
+    best = max(s[j] for j in correct)
+    tol = TIE_RTOL * max(1.0, abs(best))
+    is_correct = np.zeros(len(s), dtype=bool)
+    is_correct[list(correct)] = True
+    above = int(np.count_nonzero((s > best + tol) & ~is_correct))
+    tied_wrong = int(np.count_nonzero((np.abs(s - best) <= tol) & ~is_correct))
+    tied_right = int(np.count_nonzero((np.abs(s - best) <= tol) & is_correct))
+    slots = k - above  # places left in the top k once the clearly better wrong items are counted
+    if slots <= 0:
+        return 0.0
+    if slots > tied_wrong:
+        return 1.0
+    # All of the first `slots` tied places go to wrong items: C(w, slots) / C(w + r, slots).
+    return 1.0 - math.comb(tied_wrong, slots) / math.comb(tied_wrong + tied_right, slots)
+
+
+def retrieval_recall(
+    v2t: Any,
+    video_text: Sequence[int],
+    t2v: Any = None,
+    *,
+    ks: Sequence[int] = RECALL_AT,
+    bootstrap_seed: int = 0,
+    bootstrap_size: int = 1000,
+    key: Any = "",
+) -> dict[str, Any]:
+    """R@K (%) both ways with 95% intervals, from the scores each direction ranks by.
+
+    `v2t[i, j]` scores text j for video i; `t2v[j, i]` scores video i for text j (default: `v2t.T`).
+    `video_text[i]` is video i's correct text; a text's correct videos are all videos naming it. Texts with
+    no correct video (a category no video shows) are not text-to-video queries; they are counted.
+    """
+    v2t = np.asarray(v2t, dtype=np.float64)
+    t2v = v2t.T if t2v is None else np.asarray(t2v, dtype=np.float64)
+    n_videos, n_texts = v2t.shape if v2t.ndim == 2 else (0, 0)
+    if v2t.ndim != 2 or t2v.shape != (n_texts, n_videos):
+        raise MetricsError(f"score shapes {v2t.shape} and {t2v.shape} do not match {len(video_text)} videos")
+    if len(video_text) != n_videos:
+        raise MetricsError(f"{len(video_text)} correct texts for {n_videos} videos")
+    if any(not 0 <= t < n_texts for t in video_text):
+        raise MetricsError(f"a correct-text index is outside 0..{n_texts - 1}")
+    text_videos: list[list[int]] = [[] for _ in range(n_texts)]
+    for v, t in enumerate(video_text):
+        text_videos[t].append(v)
+    queries = {
+        "v2t": [(f"v{i}", v2t[i], [t]) for i, t in enumerate(video_text)],
+        "t2v": [(f"t{j}", t2v[j], vids) for j, vids in enumerate(text_videos) if vids],
+    }
+    out: dict[str, Any] = {"n_videos": n_videos, "n_texts": n_texts,
+                           "texts_without_videos": sum(not v for v in text_videos), "ci95": {}}
+    recalls = []
+    for direction, qs in queries.items():
+        for k in ks:
+            name = f"r{k}_{direction}"
+            credits = [_hit_probability(scores, correct, k) for _, scores, correct in qs]
+            value = 100.0 * math.fsum(credits) / len(credits) if credits else 0.0
+            lo, hi = cluster_bootstrap_interval(credits, [q for q, _, _ in qs], seed=bootstrap_seed,
+                                                size=bootstrap_size, key=(key, name))
+            out[name] = value
+            out["ci95"][name] = [100.0 * lo, 100.0 * hi]
+            recalls.append(value)
+    out["mean_recall"] = math.fsum(recalls) / len(recalls) if recalls else 0.0
+    return out
+
+
+# -------------------------------------------------------------------------------------------- NExT-QA
+
+
+def nextqa_accuracy(
+    questions: Sequence[Question],
+    predictions: Mapping[str, int],
+    *,
+    subset: Sequence[str] | None = None,
+    bootstrap_seed: int = 0,
+    bootstrap_size: int = 1000,
+    key: Any = "nextqa",
+) -> dict[str, Any]:
+    """Accuracy (%) overall, per group (causal / temporal / descriptive) and per type, with 95% intervals.
+
+    `predictions` maps `<video>_<qid>` to the chosen index (0-4); every question scored needs one. `subset`
+    (e.g. the ATP-hard ids) restricts the questions; an id that is not a question is an error.
+    """
+    by_key = {q.key: q for q in questions}
+    if subset is not None:
+        unknown = [k for k in subset if k not in by_key]
+        if unknown:
+            raise MetricsError(f"subset id {unknown[0]} is not a question of the annotations"
+                               + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""))
+        chosen = [by_key[k] for k in dict.fromkeys(subset)]
+    else:
+        chosen = list(questions)
+    if not chosen:
+        raise MetricsError("no questions to score")
+    missing = [q.key for q in chosen if q.key not in predictions]
+    if missing:
+        raise MetricsError(f"no prediction for question {missing[0]}"
+                           + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    rows = []
+    for q in chosen:
+        p = predictions[q.key]
+        if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or not 0 <= int(p) < len(q.choices):
+            raise MetricsError(f"question {q.key}: prediction {p!r} is not a choice index 0-{len(q.choices) - 1}")
+        rows.append((q, float(int(p) == q.answer)))
+
+    def block(selected: list[tuple[Question, float]], name: str) -> dict[str, Any]:
+        credits = [c for _, c in selected]
+        lo, hi = cluster_bootstrap_interval(credits, [q.video for q, _ in selected], seed=bootstrap_seed,
+                                            size=bootstrap_size, key=(key, name))
+        return {"n": len(selected), "accuracy": 100.0 * math.fsum(credits) / len(selected),
+                "ci95": [100.0 * lo, 100.0 * hi]}
+
+    out: dict[str, Any] = {"overall": block(rows, "all"), "groups": {}, "types": {}}
+    for group, name in GROUP_NAMES.items():
+        selected = [r for r in rows if r[0].group == group]
+        if selected:
+            out["groups"][name] = block(selected, group)
+    for qtype in TYPE_GROUPS:
+        selected = [r for r in rows if r[0].type == qtype]
+        if selected:
+            out["types"][qtype] = block(selected, qtype)
+    return out
+
+
+def qa_cell(scored: dict[str, Any]) -> dict[str, Any]:
+    """A `multiple_choice_qa` result cell (the metric names of DOWNSTREAM_TASKS) from nextqa_accuracy."""
+    cell: dict[str, Any] = {"accuracy": scored["overall"]["accuracy"], "n": scored["overall"]["n"],
+                            "ci95": {"accuracy": scored["overall"]["ci95"]}}
+    for name, g in scored["groups"].items():
+        cell[f"accuracy_{name}"] = g["accuracy"]
+        cell["ci95"][f"accuracy_{name}"] = g["ci95"]
+    return cell
+
+
+def score_nextqa_file(
+    predictions_path: str,
+    annotations_path: str,
+    *,
+    subset_path: str | None = None,
+    bootstrap_seed: int = 0,
+    bootstrap_size: int = 1000,
+) -> dict[str, Any]:
+    """Score an official NExT-QA prediction file against the annotations (and an ATP-hard id list).
+
+    A prediction file's own `answer` must agree with the annotations (a file for another split or version
+    is refused, naming the first question that disagrees). Returns `{"all": ..., "atp_hard": ... | None}`,
+    each as nextqa_accuracy returns it, plus the counts the file held.
+    """
+    from actionbench.datasets.nextqa import read_id_list, read_nextqa, read_predictions
+
+    questions = read_nextqa(annotations_path)
+    preds = read_predictions(predictions_path)
+    by_key = {q.key: q for q in questions}
+    extra = [k for k in preds if k not in by_key]
+    if extra:
+        raise MetricsError(f"{predictions_path}: question {extra[0]} is not in {annotations_path}"
+                           + (f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""))
+    for k, (_, answer) in preds.items():
+        if answer is not None and answer != by_key[k].answer:
+            raise MetricsError(f"{predictions_path}: {k}: answer {answer} but {annotations_path} says "
+                               f"{by_key[k].answer}")
+    chosen = {k: p for k, (p, _) in preds.items()}
+    opts = {"bootstrap_seed": bootstrap_seed, "bootstrap_size": bootstrap_size}
+    out: dict[str, Any] = {"annotations": str(annotations_path), "predictions": str(predictions_path),
+                           "all": nextqa_accuracy(questions, chosen, key="nextqa", **opts), "atp_hard": None}
+    if subset_path is not None:
+        ids = read_id_list(subset_path)
+        out["atp_hard"] = nextqa_accuracy(questions, chosen, subset=ids, key="nextqa_atp_hard", **opts)
+        out["subset"] = str(subset_path)
+    return out
