@@ -4,6 +4,7 @@ Typical use::
 
     board = load_leaderboard("submissions/")          # validated, grouped, compared
     text = render(board, "md")                         # or "latex", "csv", "html"
+    table2 = load_leaderboard("submissions/", table=2) # the paper's Table 2: downstream tasks
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from actionbench.leaderboard.compare import Comparison, compare_entries
+from actionbench.leaderboard.downstream import DownstreamBoard, build_downstream_board, downstream_only
 from actionbench.leaderboard.submission import Entry, Submission, SubmissionError, load_entries, load_entry
 from actionbench.leaderboard.table import Leaderboard, build_leaderboard
 from actionbench.leaderboard.terminal import render_terminal
@@ -23,9 +25,10 @@ from actionbench.leaderboard.validate import (
 )
 
 FORMATS = ("md", "latex", "csv", "html")
+TABLES = (1, 2)  # 1: ActionBench (AA / VR, Object Replacement); 2: downstream tasks
 
 __all__ = [
-    "FORMATS", "Comparison", "Entry", "Leaderboard", "ProbeSetIndex", "Submission", "SubmissionError",
+    "FORMATS", "TABLES", "Comparison", "DownstreamBoard", "Entry", "Leaderboard", "ProbeSetIndex", "Submission", "SubmissionError",
     "ValidationError", "build_leaderboard", "check_mixing", "compare_entries", "load_entries", "load_entry",
     "load_leaderboard", "render", "render_terminal", "validate_entries", "validate_entry",
 ]
@@ -39,20 +42,31 @@ def load_leaderboard(
     allow_mixed: bool = False,
     seed: int = 0,
     bootstrap_size: int = 2000,
-) -> Leaderboard:
-    """Load every entry under `roots`, validate measured ones (when `check`), and build the table."""
+    table: int = 1,
+) -> Leaderboard | DownstreamBoard:
+    """Load every entry under `roots`, validate measured ones (when `check`), and build one table: 1 (the
+    ActionBench probes, from the entries with probe results) or 2 (the downstream tasks)."""
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table} (choose from {', '.join(map(str, TABLES))})")
     entries = load_entries(roots)
     if check:
         for e in entries:
             validate_entry(e, index)
+    if table == 2:
+        return build_downstream_board(entries)
+    entries = [e for e in entries if not downstream_only(e)]  # Table 2's rows have no Table 1 cell
     notes = check_mixing(entries, allow_mixed=allow_mixed)
     return build_leaderboard(entries, seed=seed, bootstrap_size=bootstrap_size, notes=notes)
 
 
-def render(board: Leaderboard, fmt: str, *, plain: bool = False) -> str:
-    """The leaderboard as text in one of FORMATS."""
+def render(board: Leaderboard | DownstreamBoard, fmt: str, *, plain: bool = False) -> str:
+    """The leaderboard (Table 1) or the downstream board (Table 2) as text in one of FORMATS."""
     from actionbench.leaderboard import formats, html
 
+    if isinstance(board, DownstreamBoard):
+        from actionbench.leaderboard.downstream import render_downstream
+
+        return render_downstream(board, fmt, plain=plain)
     if fmt == "md":
         return formats.to_markdown(board, plain=plain)
     if fmt == "latex":
