@@ -177,12 +177,44 @@ def retrieval_recall(
     return out
 
 
+def retrieval_cell(
+    model_logits: Any,
+    video_text: Sequence[int],
+    *,
+    backbone_logits: Any = None,
+    method: str = "default",
+    top_k: int = TWO_STEP_TOP_K,
+    bootstrap_seed: int = 0,
+    bootstrap_size: int = 1000,
+    key: Any = "",
+) -> dict[str, Any]:
+    """A retrieval result cell (the metric names of DOWNSTREAM_TASKS, intervals under `ci95`, the counts and
+    the scoring option) from a videos x texts logit matrix, as the runner will record it."""
+    v2t, t2v = retrieval_scores(model_logits, backbone_logits, method, top_k)
+    cell = retrieval_recall(v2t, video_text, t2v, bootstrap_seed=bootstrap_seed, bootstrap_size=bootstrap_size,
+                            key=key)
+    cell["method"] = method
+    if method == "two_step_independent":
+        cell["top_k"] = top_k
+    return cell
+
+
 # -------------------------------------------------------------------------------------------- NExT-QA
+
+
+def choose_answer(scores: Sequence[float]) -> tuple[int, list[int]]:
+    """The chosen index (the first of the best) and every index tied with the best (float32, the probes' rule)."""
+    s = np.asarray(scores, dtype=np.float32).astype(np.float64)
+    if s.ndim != 1 or len(s) == 0 or not np.all(np.isfinite(s)):
+        raise MetricsError(f"choice scores must be a finite, non-empty list, got {list(scores)!r}")
+    best = float(s.max())
+    tied = [i for i, v in enumerate(s) if abs(v - best) <= TIE_RTOL * max(1.0, abs(best))]
+    return tied[0], tied
 
 
 def nextqa_accuracy(
     questions: Sequence[Question],
-    predictions: Mapping[str, int],
+    predictions: Mapping[str, int | Sequence[float]],
     *,
     subset: Sequence[str] | None = None,
     bootstrap_seed: int = 0,
@@ -191,8 +223,10 @@ def nextqa_accuracy(
 ) -> dict[str, Any]:
     """Accuracy (%) overall, per group (causal / temporal / descriptive) and per type, with 95% intervals.
 
-    `predictions` maps `<video>_<qid>` to the chosen index (0-4); every question scored needs one. `subset`
-    (e.g. the ATP-hard ids) restricts the questions; an id that is not a question is an error.
+    `predictions` maps `<video>_<qid>` to the chosen index (0-4), or to the model's five choice scores: then
+    a tie between the best choices earns the expected credit of a random pick among them (the `half` idea).
+    Every question scored needs one. `subset` (e.g. the ATP-hard ids) restricts the questions; an id that is
+    not a question is an error.
     """
     by_key = {q.key: q for q in questions}
     if subset is not None:
@@ -212,6 +246,12 @@ def nextqa_accuracy(
     rows = []
     for q in chosen:
         p = predictions[q.key]
+        if isinstance(p, (list, tuple, np.ndarray)):
+            if len(p) != len(q.choices):
+                raise MetricsError(f"question {q.key}: {len(p)} choice scores for {len(q.choices)} choices")
+            _, tied = choose_answer(p)
+            rows.append((q, (q.answer in tied) / len(tied)))
+            continue
         if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or not 0 <= int(p) < len(q.choices):
             raise MetricsError(f"question {q.key}: prediction {p!r} is not a choice index 0-{len(q.choices) - 1}")
         rows.append((q, float(int(p) == q.answer)))

@@ -14,8 +14,10 @@ from actionbench.datasets.nextqa import read_nextqa
 from actionbench.downstream_metrics import (
     DOWNSTREAM_DATASETS,
     DOWNSTREAM_TASKS,
+    choose_answer,
     nextqa_accuracy,
     qa_cell,
+    retrieval_cell,
     retrieval_recall,
     retrieval_scores,
     score_nextqa_file,
@@ -181,3 +183,19 @@ def test_nextqa_accuracy_on_the_genuine_validation_file(shared_data):
     assert [scored["groups"][g]["n"] for g in ("causal", "temporal", "descriptive")] == [2607, 1612, 777]
     perfect = nextqa_accuracy(questions, {q.key: q.answer for q in questions}, bootstrap_size=50)
     assert perfect["overall"]["accuracy"] == 100.0 and perfect["overall"]["ci95"] == [100.0, 100.0]
+
+
+def test_retrieval_cell_records_the_scoring_option_and_choice_scores_split_ties(hand_made):
+    model = np.array([[2.0, 0.0], [0.0, 3.0]])
+    cell = retrieval_cell(model, [0, 1], bootstrap_size=10)
+    assert cell["method"] == "default" and cell["r1_v2t"] == 100.0 and "top_k" not in cell
+    cell = retrieval_cell(model, [0, 1], backbone_logits=-model, method="two_step_independent", top_k=1,
+                          bootstrap_size=10)
+    assert cell["method"] == "two_step_independent" and cell["top_k"] == 1 and cell["r1_v2t"] == 0.0
+    assert choose_answer([0.1, 0.7, 0.7, 0.2, 0.0]) == (1, [1, 2])
+    path, _ = hand_made
+    questions = read_nextqa(path)
+    scores = {q.key: [0.0] * 5 for q in questions}  # every choice tied: expected credit 1/5 each
+    assert nextqa_accuracy(questions, scores, bootstrap_size=10)["overall"]["accuracy"] == pytest.approx(20.0)
+    with pytest.raises(MetricsError, match=r"question 10_0: 4 choice scores for 5 choices"):
+        nextqa_accuracy(questions, {q.key: [0.0] * 4 for q in questions})
