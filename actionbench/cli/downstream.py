@@ -72,3 +72,16 @@ def score_nextqa_command(
         json_out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(json_out, json.dumps(scored, indent=2, sort_keys=True) + "\n")
         console.print(f"wrote {json_out}", highlight=False)
+
+
+@app.command("mini-downstream")
+def mini_downstream_command(
+    mini: Path = typer.Option(..., "--mini", help="a folder written by `actionbench mini-data`"),
+    out: Path = typer.Option(..., "--out", help="where the downstream files go"),
+) -> None:
+    """Mini downstream tasks from the mini benchmark: SSv2-label / -template retrieval files and a NExT-QA-style
+    question set (order-dependent and one-frame questions), in the original formats."""
+    from actionbench.datasets.mini_downstream import write_mini_downstream
+
+    counts = write_mini_downstream(mini, out)
+    console.print(f"wrote {out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()), highlight=False)
