@@ -109,23 +109,80 @@ def retrieval_scores(
     return v2t, t2v
 
 
-def _hit_probability(scores: np.ndarray, correct: Sequence[int], k: int) -> float:
-    """P(some correct item is in the top k) when tied scores are ordered at random (exact)."""
-    s = scores.astype(np.float32).astype(np.float64)  # compare in float32, as the probes do
-    best = max(s[j] for j in correct)
-    tol = TIE_RTOL * max(1.0, abs(best))
+def rank_counts(scores: np.ndarray, correct: Sequence[int]) -> tuple[int, int, int]:
+    """Where a query's best correct candidate ranks: (wrong candidates clearly above it, wrong candidates tied
+    with it, correct candidates tied with it, itself included). Scores are compared in float32."""
+    s = np.asarray(scores, dtype=np.float32).astype(np.float64)
     is_correct = np.zeros(len(s), dtype=bool)
     is_correct[list(correct)] = True
+    best = float(s[is_correct].max())
+    tol = TIE_RTOL * max(1.0, abs(best))
+    tied = np.abs(s - best) <= tol
     above = int(np.count_nonzero((s > best + tol) & ~is_correct))
-    tied_wrong = int(np.count_nonzero((np.abs(s - best) <= tol) & ~is_correct))
-    tied_right = int(np.count_nonzero((np.abs(s - best) <= tol) & is_correct))
-    slots = k - above  # places left in the top k once the clearly better wrong items are counted
+    return above, int(np.count_nonzero(tied & ~is_correct)), int(np.count_nonzero(tied & is_correct))
+
+
+def hit_credit(above: int, tied_wrong: int, tied_right: int, k: int) -> float:
+    """P(some correct candidate is in the top k) when tied candidates come in random order (exact, no draw)."""
+    slots = k - above  # places left in the top k once the clearly better wrong candidates are counted
     if slots <= 0:
         return 0.0
     if slots > tied_wrong:
         return 1.0
-    # All of the first `slots` tied places go to wrong items: C(w, slots) / C(w + r, slots).
+    # All of the first `slots` tied places go to wrong candidates: C(w, slots) / C(w + r, slots).
     return 1.0 - math.comb(tied_wrong, slots) / math.comb(tied_wrong + tied_right, slots)
+
+
+def retrieval_rows(v2t: Any, video_text: Sequence[int], t2v: Any = None,
+                   video_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """One prediction row per query (every video; every text with a correct video): its direction, its id
+    (`video_ids[i]`, or `t<j>` for text j) and its rank counts. Recall at any K recomputes from these rows."""
+    v2t = np.asarray(v2t, dtype=np.float64)
+    t2v = v2t.T if t2v is None else np.asarray(t2v, dtype=np.float64)
+    n_videos, n_texts = v2t.shape if v2t.ndim == 2 else (0, 0)
+    if v2t.ndim != 2 or t2v.shape != (n_texts, n_videos):
+        raise MetricsError(f"score shapes {v2t.shape} and {t2v.shape} do not match {len(video_text)} videos")
+    if len(video_text) != n_videos:
+        raise MetricsError(f"{len(video_text)} correct texts for {n_videos} videos")
+    if any(not 0 <= t < n_texts for t in video_text):
+        raise MetricsError(f"a correct-text index is outside 0..{n_texts - 1}")
+    ids = [f"v{i}" for i in range(n_videos)] if video_ids is None else [str(v) for v in video_ids]
+    text_videos: list[list[int]] = [[] for _ in range(n_texts)]
+    for v, t in enumerate(video_text):
+        text_videos[t].append(v)
+    rows = []
+    for i, t in enumerate(video_text):
+        above, wrong, right = rank_counts(v2t[i], [t])
+        rows.append({"direction": "v2t", "query": ids[i], "above": above, "tied_wrong": wrong, "tied_right": right})
+    for j, videos in enumerate(text_videos):
+        if videos:
+            above, wrong, right = rank_counts(t2v[j], videos)
+            rows.append({"direction": "t2v", "query": f"t{j}", "above": above, "tied_wrong": wrong,
+                         "tied_right": right})
+    return rows
+
+
+def recall_from_rows(rows: Sequence[dict[str, Any]], *, ks: Sequence[int] = RECALL_AT, bootstrap_seed: int = 0,
+                     bootstrap_size: int = 1000, key: Any = "") -> dict[str, Any]:
+    """R@K (%) per direction with 95% bootstrap intervals over queries, and their mean, from prediction rows."""
+    out: dict[str, Any] = {"ci95": {}}
+    recalls = []
+    for direction in ("v2t", "t2v"):
+        qs = [r for r in rows if r["direction"] == direction]
+        for r in qs:
+            if min(r["above"], r["tied_wrong"]) < 0 or r["tied_right"] < 1:
+                raise MetricsError(f"{direction} query {r['query']}: impossible rank counts")
+        for k in ks:
+            name = f"r{k}_{direction}"
+            credits = [hit_credit(r["above"], r["tied_wrong"], r["tied_right"], k) for r in qs]
+            value = 100.0 * math.fsum(credits) / len(credits) if credits else 0.0
+            lo, hi = cluster_bootstrap_interval(credits, [str(r["query"]) for r in qs], seed=bootstrap_seed,
+                                                size=bootstrap_size, key=(key, name))
+            out[name] = value
+            out["ci95"][name] = [100.0 * lo, 100.0 * hi]
+            recalls.append(value)
+    out["mean_recall"] = math.fsum(recalls) / len(recalls) if recalls else 0.0
+    return out
 
 
 def retrieval_recall(
@@ -144,36 +201,11 @@ def retrieval_recall(
     `video_text[i]` is video i's correct text; a text's correct videos are all videos naming it. Texts with
     no correct video (a category no video shows) are not text-to-video queries; they are counted.
     """
-    v2t = np.asarray(v2t, dtype=np.float64)
-    t2v = v2t.T if t2v is None else np.asarray(t2v, dtype=np.float64)
-    n_videos, n_texts = v2t.shape if v2t.ndim == 2 else (0, 0)
-    if v2t.ndim != 2 or t2v.shape != (n_texts, n_videos):
-        raise MetricsError(f"score shapes {v2t.shape} and {t2v.shape} do not match {len(video_text)} videos")
-    if len(video_text) != n_videos:
-        raise MetricsError(f"{len(video_text)} correct texts for {n_videos} videos")
-    if any(not 0 <= t < n_texts for t in video_text):
-        raise MetricsError(f"a correct-text index is outside 0..{n_texts - 1}")
-    text_videos: list[list[int]] = [[] for _ in range(n_texts)]
-    for v, t in enumerate(video_text):
-        text_videos[t].append(v)
-    queries = {
-        "v2t": [(f"v{i}", v2t[i], [t]) for i, t in enumerate(video_text)],
-        "t2v": [(f"t{j}", t2v[j], vids) for j, vids in enumerate(text_videos) if vids],
-    }
-    out: dict[str, Any] = {"n_videos": n_videos, "n_texts": n_texts,
-                           "texts_without_videos": sum(not v for v in text_videos), "ci95": {}}
-    recalls = []
-    for direction, qs in queries.items():
-        for k in ks:
-            name = f"r{k}_{direction}"
-            credits = [_hit_probability(scores, correct, k) for _, scores, correct in qs]
-            value = 100.0 * math.fsum(credits) / len(credits) if credits else 0.0
-            lo, hi = cluster_bootstrap_interval(credits, [q for q, _, _ in qs], seed=bootstrap_seed,
-                                                size=bootstrap_size, key=(key, name))
-            out[name] = value
-            out["ci95"][name] = [100.0 * lo, 100.0 * hi]
-            recalls.append(value)
-    out["mean_recall"] = math.fsum(recalls) / len(recalls) if recalls else 0.0
+    rows = retrieval_rows(v2t, video_text, t2v)
+    n_videos, n_texts = np.shape(v2t)
+    n_t2v = sum(r["direction"] == "t2v" for r in rows)
+    out: dict[str, Any] = {"n_videos": n_videos, "n_texts": n_texts, "texts_without_videos": n_texts - n_t2v}
+    out.update(recall_from_rows(rows, ks=ks, bootstrap_seed=bootstrap_seed, bootstrap_size=bootstrap_size, key=key))
     return out
 
 

@@ -15,10 +15,14 @@ from actionbench.downstream_metrics import (
     DOWNSTREAM_DATASETS,
     DOWNSTREAM_TASKS,
     choose_answer,
+    hit_credit,
     nextqa_accuracy,
     qa_cell,
+    rank_counts,
+    recall_from_rows,
     retrieval_cell,
     retrieval_recall,
+    retrieval_rows,
     retrieval_scores,
     score_nextqa_file,
 )
@@ -199,3 +203,35 @@ def test_retrieval_cell_records_the_scoring_option_and_choice_scores_split_ties(
     assert nextqa_accuracy(questions, scores, bootstrap_size=10)["overall"]["accuracy"] == pytest.approx(20.0)
     with pytest.raises(MetricsError, match=r"question 10_0: 4 choice scores for 5 choices"):
         nextqa_accuracy(questions, {q.key: [0.0] * 4 for q in questions})
+
+
+def test_tie_credit_equals_the_average_over_every_tie_breaking_order():
+    import itertools
+
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        n = int(rng.integers(2, 7))
+        scores = rng.integers(0, 3, size=n).astype(float)  # few distinct values: many ties
+        correct = sorted(rng.choice(n, size=int(rng.integers(1, n)), replace=False).tolist())
+        counts = rank_counts(scores, correct)
+        for k in (1, 2, 3, 5):
+            hits = []
+            for perm in itertools.permutations(range(n)):  # every order that respects the scores
+                order = sorted(range(n), key=lambda i: (-scores[i], perm.index(i)))
+                hits.append(any(i in correct for i in order[:k]))
+            assert hit_credit(*counts, k) == pytest.approx(sum(hits) / len(hits))
+
+
+def test_recall_recomputes_from_prediction_rows_and_refuses_impossible_rows():
+    rng = np.random.default_rng(1)
+    scores = rng.normal(size=(30, 7)).round(1)  # rounding makes ties
+    gt = [int(i) for i in rng.integers(0, 7, size=30)]
+    direct = retrieval_recall(scores, gt, bootstrap_size=100)
+    rows = retrieval_rows(scores, gt, video_ids=[f"vid{i}" for i in range(30)])
+    assert {r["direction"] for r in rows} == {"v2t", "t2v"} and rows[0]["query"] == "vid0"
+    again = recall_from_rows(json.loads(json.dumps(rows)), bootstrap_size=100)
+    for name in ("r1_v2t", "r5_v2t", "r10_t2v", "mean_recall"):
+        assert again[name] == pytest.approx(direct[name])
+    rows[3]["tied_right"] = 0
+    with pytest.raises(MetricsError, match="v2t query vid3: impossible rank counts"):
+        recall_from_rows(rows)
