@@ -81,7 +81,8 @@ def test_temporal_csv_ssv2_and_kinetics_subsets(tmp_path):
     assert [v.video for v in ssv2.videos] == ["74225.webm", "116154.webm", "3001.webm"]
     assert ssv2.text_videos() == [[0, 2], [1]] and ssv2.skipped == {"other subset": 2}
     kin = read_temporal(f, "kinetics")
-    assert [(v.video, v.start, v.end) for v in kin.videos] == [("RUNwB3-Qxqg.mp4", 7.0, 17.0), ("a_b_c.mp4", 120.0, 130.0)]
+    assert [(v.video, v.start, v.end) for v in kin.videos] == [("RUNwB3-Qxqg.mp4", 7.0, 17.0),
+                                                               ("a_b_c.mp4", 120.0, 130.0)]
     assert kin.texts == ["cartwheeling", "jumping"]
     assert kinetics_segment("cartwheeling/RUNwB3-Qxqg_000007_000017") == ("RUNwB3-Qxqg", 7.0, 17.0)
 

@@ -93,7 +93,8 @@ def test_latex_csv_and_html_carry_the_same_numbers():
     (lambda r: r["results"]["ssv2_label"]["video_text_retrieval"].update(r50_v2t=1.0),
      r"results\.ssv2_label\.video_text_retrieval: unknown metric 'r50_v2t'"),
     (lambda r: r["results"].update(nextqa={"video_text_retrieval": {"r1_v2t": 1.0}}),
-     r"results\.nextqa\.video_text_retrieval: 'nextqa' is not a video_text_retrieval dataset \(it is multiple_choice_qa\)"),
+     r"results\.nextqa\.video_text_retrieval: 'nextqa' is not a video_text_retrieval dataset "
+     r"\(it is multiple_choice_qa\)"),
     (lambda r: r["results"].update(ssv2={"action_antonym": {"r1_v2t": 1.0}}),
      r"results\.ssv2\.action_antonym\.accuracy: missing"),
     (lambda r: r["results"].update(ssv2={"grounding": {"accuracy": 1.0}}), r"results\.ssv2: unknown task 'grounding'"),

@@ -51,8 +51,10 @@ def nextqa_table(scored: dict[str, Any]) -> Table:
 
 @app.command("score-nextqa")
 def score_nextqa_command(
-    predictions: Path = typer.Argument(..., help='prediction file: {"<video>_<qid>": {"prediction": i, "answer": j}}'),
-    annotations: Path = typer.Option(..., "--annotations", help="the NExT-QA CSV the predictions answer (e.g. val.csv)"),
+    predictions: Path = typer.Argument(
+        ..., help='prediction file: {"<video>_<qid>": {"prediction": i, "answer": j}}'),
+    annotations: Path = typer.Option(
+        ..., "--annotations", help="the NExT-QA CSV the predictions answer (e.g. val.csv)"),
     atp_hard: Path | None = typer.Option(None, "--atp-hard", help="ATP-hard id list (<video>_<qid> per line, or a "
                                          "CSV with video and qid columns)"),
     json_out: Path | None = typer.Option(None, "--json", help="also write the scores (with intervals) here"),

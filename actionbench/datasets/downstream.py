@@ -84,7 +84,8 @@ class _Builder:
         if not text:
             raise AnnotationError(f"{where}: empty text")
         if video.video_id in self.seen:
-            raise AnnotationError(f"{where}: video {video.video_id!r} listed twice (first at {self.seen[video.video_id]})")
+            first = self.seen[video.video_id]
+            raise AnnotationError(f"{where}: video {video.video_id!r} listed twice (first at {first})")
         self.seen[video.video_id] = where
         if text not in self.index:
             if self.fixed:
