@@ -19,12 +19,11 @@ Malformed input raises AnnotationError naming the file, line (or item) and field
 from __future__ import annotations
 
 import csv
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from actionbench.datasets.records import AnnotationError
+from actionbench.datasets.records import AnnotationError, read_json_file, read_text
 
 SLOT = re.compile(r"\[([^\[\]]*)\]")
 KINETICS_ID = re.compile(r"^(?P<cls>[^/]+)/(?P<yt>.+)_(?P<start>\d{6})_(?P<end>\d{6})$")
@@ -108,24 +107,8 @@ class _Builder:
                             dict(skipped or {}))
 
 
-def _read_json(path: Path) -> object:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise AnnotationError(f"{path}: no such file") from None
-    except json.JSONDecodeError as e:
-        raise AnnotationError(f"{path}:{e.lineno}: malformed JSON ({e.msg})") from None
-    except UnicodeDecodeError:
-        raise AnnotationError(f"{path}: not UTF-8 text") from None
-
-
 def _read_lines(path: Path) -> list[str]:
-    try:
-        return path.read_text(encoding="utf-8-sig").splitlines()
-    except FileNotFoundError:
-        raise AnnotationError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise AnnotationError(f"{path}: not UTF-8 text") from None
+    return read_text(path).splitlines()
 
 
 def read_ssv2_retrieval(path: str | Path, task: str = "ssv2_label") -> RetrievalSet:
@@ -133,7 +116,7 @@ def read_ssv2_retrieval(path: str | Path, task: str = "ssv2_label") -> Retrieval
     if task not in ("ssv2_label", "ssv2_template"):
         raise AnnotationError(f"unknown SSv2 retrieval task {task!r} (ssv2_label or ssv2_template)")
     path = Path(path)
-    data = _read_json(path)
+    data = read_json_file(path)
     if not isinstance(data, list):
         raise AnnotationError(f"{path}: expected a JSON list of {{video, caption}} items")
     b = _Builder(task, path)

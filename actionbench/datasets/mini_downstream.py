@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 
 from actionbench.datasets.mini import FPS, FRAME_SIZE, OBJECT_NAMES, SSV2_FRAMES, SSV2_PAIRS, fill_template
-from actionbench.datasets.records import AnnotationError
+from actionbench.datasets.records import AnnotationError, read_json_file
 from actionbench.datasets.ssv2 import SLOT
 from actionbench.files import atomic_write
 from actionbench.ids import seeded_rng
@@ -90,12 +90,11 @@ def write_mini_downstream(mini_root: str | Path, out: str | Path) -> dict[str, i
     counts: dict[str, int] = {}
     for split, filename, suffix in SPLITS:
         path = ssv2 / filename
-        try:
-            clips = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise AnnotationError(f"{path}: no such file (run `actionbench mini-data` first)") from None
-        except json.JSONDecodeError as e:
-            raise AnnotationError(f"{path}:{e.lineno}: malformed JSON ({e.msg})") from None
+        if not path.is_file():
+            raise AnnotationError(f"{path}: no such file (run `actionbench mini-data` first)")
+        clips = read_json_file(path)
+        if not isinstance(clips, list):
+            raise AnnotationError(f"{path}: expected a JSON list of clips")
         labels, by_template = [], {}
         rows: list[list[str]] = []
         for i, clip in enumerate(clips):

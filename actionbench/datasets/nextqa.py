@@ -17,7 +17,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from actionbench.datasets.records import AnnotationError
+from actionbench.datasets.records import AnnotationError, read_json_file, read_text
 
 NUM_CHOICES = 5
 CHOICE_COLUMNS = tuple(f"a{i}" for i in range(NUM_CHOICES))
@@ -55,13 +55,7 @@ class Question:
 
 
 def _open_csv(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise AnnotationError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise AnnotationError(f"{path}: not UTF-8 text") from None
-    reader = csv.reader(text.splitlines())
+    reader = csv.reader(read_text(path).splitlines())
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
@@ -132,12 +126,7 @@ def read_nextqa(path: str | Path) -> list[Question]:
 def read_id_list(path: str | Path) -> list[str]:
     """An ATP-hard (or any) subset as `<video>_<qid>` keys, in file order, without repeats."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except FileNotFoundError:
-        raise AnnotationError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise AnnotationError(f"{path}: not UTF-8 text") from None
+    lines = read_text(path).splitlines()
     first = next((line for line in lines if line.strip() and not line.lstrip().startswith("#")), None)
     if first is None:
         raise AnnotationError(f"{path}: no ids")
@@ -168,17 +157,8 @@ def read_id_list(path: str | Path) -> list[str]:
 def read_predictions(path: str | Path) -> dict[str, tuple[int, int | None]]:
     """An official NExT-QA prediction file, `{"<video>_<qid>": {"prediction": i, "answer": j}}`, as
     key -> (prediction, answer or None); a bare `{"<key>": i}` map is accepted too."""
-    import json
-
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise AnnotationError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise AnnotationError(f"{path}: not UTF-8 text") from None
-    except json.JSONDecodeError as e:
-        raise AnnotationError(f"{path}:{e.lineno}: malformed JSON ({e.msg})") from None
+    data = read_json_file(path)
     if not isinstance(data, dict):
         raise AnnotationError(f'{path}: expected {{"<video>_<qid>": {{"prediction": i, "answer": j}}, ...}}')
     out: dict[str, tuple[int, int | None]] = {}
