@@ -14,7 +14,7 @@ from actionbench.datasets.downstream import (
     read_ssv2_retrieval,
     read_temporal,
 )
-from actionbench.datasets.nextqa import TYPE_GROUPS, read_id_list, read_nextqa, read_predictions
+from actionbench.datasets.nextqa import TYPE_GROUPS, read_id_list, read_nextqa, read_predictions, read_video_map
 from actionbench.datasets.records import AnnotationError
 
 
@@ -187,3 +187,10 @@ def test_official_prediction_files(tmp_path):
         read_predictions(_write(tmp_path / "p.json", json.dumps({"1_3": {"prediction": 7, "answer": 1}})))
     with pytest.raises(AnnotationError, match=r"p\.json: expected"):
         read_predictions(_write(tmp_path / "p.json", "[1, 2]"))
+
+
+def test_nextqa_video_map(tmp_path):
+    f = _write(tmp_path / "map_vid_vidorID.json", json.dumps({"4010069381": "1006/4010069381", "7": "0000/7"}))
+    assert read_video_map(f) == {"4010069381": "1006/4010069381.mp4", "7": "0000/7.mp4"}
+    with pytest.raises(AnnotationError, match=r"map_vid_vidorID\.json: 7: '\.\./x' is not a path inside"):
+        read_video_map(_write(tmp_path / "map_vid_vidorID.json", json.dumps({"7": "../x"})))

@@ -181,3 +181,21 @@ def read_predictions(path: str | Path) -> dict[str, tuple[int, int | None]]:
     if not out:
         raise AnnotationError(f"{path}: no predictions")
     return out
+
+
+def read_video_map(path: str | Path) -> dict[str, str]:
+    """NExT-QA's `map_vid_vidorID.json` (`{"<video>": "<dir>/<vidor id>"}`) as video -> file path relative to
+    the videos root (`<dir>/<vidor id>.mp4`); a path that leaves the root is refused."""
+    path = Path(path)
+    data = read_json_file(path)
+    if not isinstance(data, dict):
+        raise AnnotationError(f'{path}: expected {{"<video>": "<dir>/<vidor id>", ...}}')
+    out = {}
+    for video, target in data.items():
+        if not isinstance(target, str) or not target.strip():
+            raise AnnotationError(f"{path}: {video}: expected a '<dir>/<vidor id>' string, got {target!r}")
+        parts = Path(target.strip()).parts
+        if Path(target).is_absolute() or ".." in parts:
+            raise AnnotationError(f"{path}: {video}: {target!r} is not a path inside the videos folder")
+        out[str(video)] = f"{target.strip()}.mp4"
+    return out
