@@ -14,7 +14,13 @@ from actionbench.datasets.downstream import (
     read_ssv2_retrieval,
     read_temporal,
 )
-from actionbench.datasets.nextqa import TYPE_GROUPS, read_id_list, read_nextqa, read_predictions, read_video_map
+from actionbench.datasets.nextqa import (
+    TYPE_GROUPS,
+    read_id_list,
+    read_nextqa,
+    read_predictions,
+    read_video_map,
+)
 from actionbench.datasets.records import AnnotationError
 
 
