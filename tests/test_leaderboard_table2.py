@@ -136,3 +136,32 @@ def test_the_papers_nextqa_all_is_the_group_mean_weighted_by_the_genuine_validat
         weighted = (cell["accuracy_causal"] * sizes["C"] + cell["accuracy_temporal"] * sizes["T"]
                     + cell["accuracy_descriptive"] * sizes["D"]) / sum(sizes.values())
         assert abs(weighted - cell["accuracy"]) < 0.05, e.name  # each printed number is within 0.05 of its own
+
+
+def test_table_2_html_is_balanced_and_escapes_names(tmp_path):
+    from html.parser import HTMLParser
+
+    folder = tmp_path / "subs"
+    shutil.copytree(PAXION, folder / "odd")
+    meta = json.loads((folder / "odd" / "submission.json").read_text())
+    meta["method"] = "<b>P&F</b>"
+    (folder / "odd" / "submission.json").write_text(json.dumps(meta))
+    html = render(load_leaderboard(folder, table=2), "html")
+
+    class Balance(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.stack: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag not in ("meta",):
+                self.stack.append(tag)
+
+        def handle_endtag(self, tag):
+            assert self.stack and self.stack.pop() == tag
+
+    parser = Balance()
+    parser.feed(html)
+    assert parser.stack == []
+    assert "&lt;b&gt;P&amp;F&lt;/b&gt; [VTC+DVDM]" in html and "<b>P&F</b>" not in html
+    assert r"P\&F" in render(load_leaderboard(folder, table=2), "latex")
