@@ -9,10 +9,9 @@ Typical use::
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from actionbench.leaderboard.compare import Comparison, compare_entries
-from actionbench.leaderboard.downstream import DownstreamBoard, build_downstream_board, downstream_only
+from actionbench.leaderboard.downstream import DownstreamBoard
+from actionbench.leaderboard.load import TABLES, load_leaderboard
 from actionbench.leaderboard.submission import Entry, Submission, SubmissionError, load_entries, load_entry
 from actionbench.leaderboard.table import Leaderboard, build_leaderboard
 from actionbench.leaderboard.terminal import render_terminal
@@ -25,38 +24,12 @@ from actionbench.leaderboard.validate import (
 )
 
 FORMATS = ("md", "latex", "csv", "html")
-TABLES = (1, 2)  # 1: ActionBench (AA / VR, Object Replacement); 2: downstream tasks
 
 __all__ = [
-    "FORMATS", "TABLES", "Comparison", "DownstreamBoard", "Entry", "Leaderboard", "ProbeSetIndex", "Submission", "SubmissionError",
-    "ValidationError", "build_leaderboard", "check_mixing", "compare_entries", "load_entries", "load_entry",
+    "FORMATS", "TABLES", "Comparison", "DownstreamBoard", "Entry", "Leaderboard", "ProbeSetIndex", "Submission",
+    "SubmissionError", "ValidationError", "build_leaderboard", "check_mixing", "compare_entries", "load_entries", "load_entry",
     "load_leaderboard", "render", "render_terminal", "validate_entries", "validate_entry",
 ]
-
-
-def load_leaderboard(
-    roots: list[str | Path] | str | Path,
-    *,
-    check: bool = True,
-    index: ProbeSetIndex | None = None,
-    allow_mixed: bool = False,
-    seed: int = 0,
-    bootstrap_size: int = 2000,
-    table: int = 1,
-) -> Leaderboard | DownstreamBoard:
-    """Load every entry under `roots`, validate measured ones (when `check`), and build one table: 1 (the
-    ActionBench probes, from the entries with probe results) or 2 (the downstream tasks)."""
-    if table not in TABLES:
-        raise ValueError(f"unknown table {table} (choose from {', '.join(map(str, TABLES))})")
-    entries = load_entries(roots)
-    if check:
-        for e in entries:
-            validate_entry(e, index)
-    if table == 2:
-        return build_downstream_board(entries)
-    entries = [e for e in entries if not downstream_only(e)]  # Table 2's rows have no Table 1 cell
-    notes = check_mixing(entries, allow_mixed=allow_mixed)
-    return build_leaderboard(entries, seed=seed, bootstrap_size=bootstrap_size, notes=notes)
 
 
 def render(board: Leaderboard | DownstreamBoard, fmt: str, *, plain: bool = False) -> str:
