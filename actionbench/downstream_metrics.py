@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from actionbench.datasets.downstream_set import DATASETS
 from actionbench.datasets.nextqa import GROUP_NAMES, TYPE_GROUPS, Question
 from actionbench.metrics import TIE_RTOL, MetricsError, cluster_bootstrap_interval
 
@@ -40,16 +41,8 @@ DOWNSTREAM_TASKS: dict[str, tuple[str, ...]] = {
     "video_action_retrieval": RETRIEVAL_METRICS,
     "multiple_choice_qa": QA_METRICS,
 }
-# Downstream dataset id -> its task.
-DOWNSTREAM_DATASETS: dict[str, str] = {
-    "ssv2_label": "video_text_retrieval",
-    "ssv2_template": "video_action_retrieval",
-    "temporal_ssv2": "video_action_retrieval",
-    "temporal_kinetics": "video_action_retrieval",
-    "moments_in_time": "video_action_retrieval",
-    "nextqa": "multiple_choice_qa",
-    "nextqa_atp_hard": "multiple_choice_qa",
-}
+# Downstream dataset id -> its task (the table lives with the downstream sets).
+DOWNSTREAM_DATASETS: dict[str, str] = {dataset: task for dataset, (task, _) in DATASETS.items()}
 
 
 # ------------------------------------------------------------------------------------------ retrieval
