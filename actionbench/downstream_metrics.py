@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from actionbench.datasets.downstream_set import DATASETS
+from actionbench.datasets.downstream_set import DATASETS, DownstreamSet
 from actionbench.datasets.nextqa import GROUP_NAMES, TYPE_GROUPS, Question
 from actionbench.metrics import TIE_RTOL, MetricsError, cluster_bootstrap_interval
 
@@ -346,3 +346,63 @@ def score_nextqa_file(
         out["atp_hard"] = nextqa_accuracy(questions, chosen, subset=ids, key="nextqa_atp_hard", **opts)
         out["subset"] = str(subset_path)
     return out
+
+
+# ------------------------------------------------------------------------------------- whole downstream sets
+
+
+def score_retrieval_set(
+    ds: DownstreamSet,
+    logits: Any,
+    *,
+    backbone_logits: Any = None,
+    method: str = "default",
+    top_k: int = TWO_STEP_TOP_K,
+    bootstrap_seed: int = 0,
+    bootstrap_size: int = 1000,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The result cell and the prediction rows of a retrieval set, from its clips x texts logits (rows in the
+    set's clip order, columns in its text order): what the runner records for a retrieval task."""
+    if ds.manifest.kind != "retrieval":
+        raise MetricsError(f"downstream set {ds.set_id} ({ds.manifest.dataset}) is not a retrieval set")
+    index = {c.clip_id: i for i, c in enumerate(ds.clips)}
+    order = [index[item["clip_id"]] for item in ds.items]
+    model = _as_matrix("model scores", logits, (len(ds.clips), len(ds.texts)))[order]
+    backbone = None if backbone_logits is None else _as_matrix("backbone scores", backbone_logits, (
+        len(ds.clips), len(ds.texts)))[order]
+    video_text = [int(item["text_index"]) for item in ds.items]
+    v2t, t2v = retrieval_scores(model, backbone, method, top_k)
+    rows = retrieval_rows(v2t, video_text, t2v, video_ids=[item["item_id"] for item in ds.items])
+    for r in rows:
+        if r["direction"] == "t2v":
+            r["query"] = ds.texts[int(r["query"][1:])]
+    cell = recall_from_rows(rows, bootstrap_seed=bootstrap_seed, bootstrap_size=bootstrap_size,
+                            key=(ds.manifest.dataset, method))
+    n_t2v = sum(r["direction"] == "t2v" for r in rows)
+    cell.update({"n_videos": len(ds.items), "n_texts": len(ds.texts), "texts_without_videos": len(ds.texts) - n_t2v,
+                 "method": method})
+    if method == "two_step_independent":
+        cell["top_k"] = top_k
+    return cell, rows
+
+
+def score_qa_set(
+    ds: DownstreamSet, choice_scores: Mapping[str, Sequence[float]], *, bootstrap_seed: int = 0,
+    bootstrap_size: int = 1000,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The result cell (overall and per group, with intervals) and the prediction rows of a question set, from
+    each question's five choice scores (keyed by item id)."""
+    if ds.manifest.kind != "multiple_choice":
+        raise MetricsError(f"downstream set {ds.set_id} ({ds.manifest.dataset}) is not a question set")
+    questions = [Question(video=item["clip_id"], qid=item["item_id"].rpartition("_")[2], question=item["question"],
+                          choices=tuple(item["choices"]),
+                          answer=int(item["answer"]), type=item["type"]) for item in ds.items]
+    scored = nextqa_accuracy(questions, choice_scores, bootstrap_seed=bootstrap_seed, bootstrap_size=bootstrap_size,
+                             key=ds.manifest.dataset)
+    rows = []
+    for q in questions:
+        chosen, tied = choose_answer(choice_scores[q.key])
+        rows.append({"item_id": q.key, "type": q.type, "answer": q.answer,
+                     "scores": [float(np.float32(s)) for s in choice_scores[q.key]], "prediction": chosen,
+                     "credit": (q.answer in tied) / len(tied)})
+    return qa_cell(scored), rows

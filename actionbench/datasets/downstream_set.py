@@ -9,7 +9,8 @@ result bundle can name exactly what it scored (`set_id`). Folder:
   empty for question answering);
 - `texts.jsonl`: the retrieval candidates in order (`{"index", "text"}`; empty for question answering);
 - `items.jsonl`: retrieval: `{"item_id", "clip_id", "text_index"}` per video; question answering:
-  `{"item_id": "<video>_<qid>", "clip_id", "question", "texts": [5], "answer", "type", "antonym_texts"}`;
+  `{"item_id": "<video>_<qid>", "clip_id", "question", "choices": [5], "texts": [5] ("question? choice"),
+  "answer", "type", "antonym_texts"}`;
 - `manifest.json`: `set_id` (hash of the three files, the parameters and the protocol version; recomputed and
   checked on load), dataset, task, kind, split, source file names, parameters, counts, merged duplicates and
   skipped rows. The manifest is written last, so a folder without one was never finished.
@@ -154,8 +155,8 @@ def from_nextqa(questions: list[Question], video_paths: dict[str, str], *, datas
     videos = sorted({q.video for q in questions})
     clips = [Clip(clip_id=v, dataset=dataset, split=split, video=video_paths[v], start=None, end=None,
                   source_video=v, text="", raw_text="") for v in videos]
-    items = [{"item_id": q.key, "clip_id": q.video, "question": q.question, "texts": q.texts(), "answer": q.answer,
-              "type": q.type,
+    items = [{"item_id": q.key, "clip_id": q.video, "question": q.question, "choices": list(q.choices),
+              "texts": q.texts(), "answer": q.answer, "type": q.type,
               "antonym_texts": None if q.antonym_choices is None
               else [f"{q.question}? {c}" for c in q.antonym_choices]}
              for q in questions]
