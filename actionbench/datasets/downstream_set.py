@@ -27,7 +27,7 @@ from actionbench.datasets.downstream import RetrievalSet
 from actionbench.datasets.nextqa import Question
 from actionbench.datasets.records import AnnotationError, read_text
 from actionbench.files import atomic_write, read_jsonl
-from actionbench.ids import canonical_json, stable_hash
+from actionbench.ids import canonical_jsonl, stable_hash
 from actionbench.probes.schema import Clip
 from actionbench.version import PROTOCOL_VERSION
 
@@ -61,10 +61,6 @@ class SetManifest:
     skipped: dict[str, int] = field(default_factory=dict)
 
 
-def _jsonl(rows: list[dict[str, Any]]) -> str:
-    return "".join(canonical_json(r) + "\n" for r in rows)
-
-
 @dataclass
 class DownstreamSet:
     clips: list[Clip]
@@ -77,8 +73,8 @@ class DownstreamSet:
         return self.manifest.set_id
 
     def _files(self) -> tuple[str, str, str]:
-        return (_jsonl([c.to_dict() for c in self.clips]),
-                _jsonl([{"index": i, "text": t} for i, t in enumerate(self.texts)]), _jsonl(self.items))
+        return (canonical_jsonl([c.to_dict() for c in self.clips]),
+                canonical_jsonl([{"index": i, "text": t} for i, t in enumerate(self.texts)]), canonical_jsonl(self.items))
 
     @classmethod
     def create(cls, dataset: str, clips: list[Clip], texts: list[str], items: list[dict[str, Any]], *,
