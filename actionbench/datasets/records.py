@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from actionbench.files import read_json
 from actionbench.ids import unit_interval
 from actionbench.probes.schema import Clip
 
@@ -44,10 +45,5 @@ def read_text(path: Path) -> str:
 
 
 def read_json_file(path: Path) -> object:
-    """A JSON annotation file; malformed JSON is one line naming the file and line."""
-    import json
-
-    try:
-        return json.loads(read_text(path))
-    except json.JSONDecodeError as e:
-        raise AnnotationError(f"{path}:{e.lineno}: malformed JSON ({e.msg})") from None
+    """A JSON annotation file; missing, non-UTF-8 or malformed JSON is one line naming the file (and line)."""
+    return read_json(path, AnnotationError)
