@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from actionbench import tasks
 from actionbench.datasets.downstream_set import DATASETS, DownstreamSet
 from actionbench.datasets.nextqa import GROUP_NAMES, TYPE_GROUPS, Question
 from actionbench.metrics import TIE_RTOL, MetricsError, cluster_bootstrap_interval
@@ -37,9 +38,7 @@ RETRIEVAL_METRICS = tuple(f"r{k}_{d}" for d in ("v2t", "t2v") for k in RECALL_AT
 QA_METRICS = ("accuracy", *(f"accuracy_{name}" for name in GROUP_NAMES.values()))
 # Downstream task id -> the metrics a result cell of it holds.
 DOWNSTREAM_TASKS: dict[str, tuple[str, ...]] = {
-    "video_text_retrieval": RETRIEVAL_METRICS,
-    "video_action_retrieval": RETRIEVAL_METRICS,
-    "multiple_choice_qa": QA_METRICS,
+    t: RETRIEVAL_METRICS if tasks.get(t).kind == "retrieval" else QA_METRICS for t in tasks.DOWNSTREAM_TASKS
 }
 # Downstream dataset id -> its task (the table lives with the downstream sets).
 DOWNSTREAM_DATASETS: dict[str, str] = {dataset: task for dataset, (task, _) in DATASETS.items()}

@@ -101,6 +101,13 @@ def test_the_originals_scoring_options_change_results_as_specified():
 
 
 def test_downstream_task_table_names_every_dataset_with_a_task():
+    from actionbench import tasks
+
+    assert tasks.PROBE_TASKS == ("action_antonym", "video_reversal", "object_replacement")  # unchanged
+    assert tasks.DOWNSTREAM_TASKS == ("video_text_retrieval", "video_action_retrieval", "multiple_choice_qa")
+    assert [tasks.get(t).kind for t in tasks.DOWNSTREAM_TASKS] == ["retrieval", "retrieval", "multiple_choice"]
+    assert tasks.get("multiple_choice_qa").chance == 20.0
+    assert set(DOWNSTREAM_TASKS) == set(tasks.DOWNSTREAM_TASKS)
     assert set(DOWNSTREAM_DATASETS.values()) <= set(DOWNSTREAM_TASKS)
     assert "r1_v2t" in DOWNSTREAM_TASKS["video_action_retrieval"]
     assert DOWNSTREAM_TASKS["multiple_choice_qa"] == ("accuracy", "accuracy_causal", "accuracy_temporal",
