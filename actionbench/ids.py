@@ -16,6 +16,11 @@ def canonical_json(obj: Any) -> str:
     return _CANONICAL.encode(obj)
 
 
+def canonical_jsonl(rows: Any) -> str:
+    """One canonical JSON line per row (the form record files are written and hashed in)."""
+    return "".join(_CANONICAL.encode(r) + "\n" for r in rows)
+
+
 def stable_hash(*parts: Any, length: int = 16) -> str:
     """Hex digest of the parts (strings as they are, anything else as canonical JSON)."""
     h = hashlib.sha256()

@@ -105,3 +105,20 @@ OBJECT_REPLACEMENT = register(Task(
 # The probe tasks, in the paper's order (AA, VR, OR): probes.jsonl, results and tables use these ids.
 PROBE_TASKS: tuple[str, ...] = ids("two_way")
 AA, VR, OR = ACTION_ANTONYM.id, VIDEO_REVERSAL.id, OBJECT_REPLACEMENT.id
+
+# Downstream tasks (the paper's Table 2): registered for the runner, not yet run by it (issue 16). Their metrics
+# are in actionbench.downstream_metrics, their sets in actionbench.datasets.downstream_set. A retrieval task's
+# chance depends on its candidate count (R@1 = 100 / texts), so `chance` is 0 here and the set says the rest.
+VIDEO_TEXT_RETRIEVAL = register(Task(
+    id="video_text_retrieval", short="V2T/T2V", name="video-text retrieval", chance=0.0,
+    views=(FORWARD,), texts=("candidates",), metric="recall@k", kind="retrieval",
+))
+VIDEO_ACTION_RETRIEVAL = register(Task(
+    id="video_action_retrieval", short="V2A", name="video-to-action retrieval", chance=0.0,
+    views=(FORWARD,), texts=("candidates",), metric="recall@k", kind="retrieval",
+))
+MULTIPLE_CHOICE_QA = register(Task(
+    id="multiple_choice_qa", short="MC-QA", name="five-way multiple-choice question answering", chance=20.0,
+    views=(FORWARD,), texts=("choices",), metric="accuracy", kind="multiple_choice",
+))
+DOWNSTREAM_TASKS: tuple[str, ...] = ids("retrieval") + ids("multiple_choice")

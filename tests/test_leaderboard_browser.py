@@ -119,7 +119,8 @@ def test_the_browser_dom_has_one_row_per_submission_and_one_bar_per_model_and_ta
     dom = run_chromium(browser, tmp_path, "--dump-dom", page.as_uri()).stdout
     counter = _Counter()
     counter.feed(dom)
-    names = sorted(p.name for p in SUBMISSIONS.iterdir() if (p / "results.json").is_file())
+    names = sorted(p.name for p in SUBMISSIONS.iterdir() if (p / "results.json").is_file()
+                   and not p.name.startswith("paper-downstream-"))  # Table 2's rows are not on the Table 1 page
     assert sorted(counter.rows) == names
     tasks = {"aa_ego4d", "vr_ego4d", "aa_ssv2", "vr_ssv2"}
     assert sorted(counter.bars) == sorted((n, t) for n in names for t in tasks)

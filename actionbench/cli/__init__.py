@@ -30,7 +30,7 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def _register() -> None:
-    from actionbench.cli import demo, evaluation, leaderboard, probes  # noqa: F401  (commands register on import)
+    from actionbench.cli import demo, downstream, evaluation, leaderboard, probes  # noqa: F401  (commands register on import)
 
     for ep in entry_points(group="actionbench.commands"):
         try:

@@ -70,6 +70,8 @@ def validate_cmd(
 def render_cmd(
     folders: list[Path] = typer.Argument(..., help="submission folders or folders of them"),
     fmt: Format = typer.Option(Format.md, "--format", help="md, latex, csv or html"),
+    table: int = typer.Option(1, "--table", help="1: ActionBench (AA / VR, Object Replacement); 2: the downstream "
+                              "tasks (retrieval, NExT-QA)"),
     out: Path = typer.Option(None, "--out", help="write here instead of printing"),
     plain: bool = typer.Option(False, "--plain", help="no bold for the best of each group"),
     probes: list[Path] = typer.Option([], "--probes", help=PROBES_HELP + "; when given, probe ids are checked"),
@@ -78,12 +80,13 @@ def render_cmd(
     seed: int = typer.Option(0, help="seed of the paired bootstraps behind the significance marks"),
     bootstrap_size: int = typer.Option(2000, help="replicates of each paired bootstrap"),
 ) -> None:
-    """Render the leaderboard in the paper's Table 1 layout (entries are validated first)."""
+    """Render the leaderboard in the paper's Table 1 (or, with --table 2, Table 2) layout; entries are validated
+    first."""
     from actionbench.leaderboard import ProbeSetIndex, load_leaderboard, render
 
     index = ProbeSetIndex.from_paths(probes, probes_root) if probes or probes_root else None
     board = load_leaderboard(folders, check=True, index=index, allow_mixed=allow_mixed, seed=seed,
-                             bootstrap_size=bootstrap_size)
+                             bootstrap_size=bootstrap_size, table=table)
     text = render(board, fmt.value, plain=plain)
     if out is None:
         print(text, end="")

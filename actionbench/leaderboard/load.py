@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from actionbench.leaderboard.downstream import DownstreamBoard, build_downstream_board, downstream_only
 from actionbench.leaderboard.submission import load_entries
 from actionbench.leaderboard.table import Leaderboard, build_leaderboard
 from actionbench.leaderboard.validate import ProbeSetIndex, check_mixing, validate_entry
+
+TABLES = (1, 2)  # 1: ActionBench (AA / VR, Object Replacement); 2: the downstream tasks
 
 
 def load_leaderboard(
@@ -17,11 +20,18 @@ def load_leaderboard(
     allow_mixed: bool = False,
     seed: int = 0,
     bootstrap_size: int = 2000,
-) -> Leaderboard:
-    """Load every entry under `roots`, validate measured ones (when `check`), and build the table."""
+    table: int = 1,
+) -> Leaderboard | DownstreamBoard:
+    """Load every entry under `roots`, validate measured ones (when `check`), and build one table: 1 (the
+    ActionBench probes, from the entries with probe results) or 2 (the downstream tasks)."""
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table} (choose from {', '.join(map(str, TABLES))})")
     entries = load_entries(roots)
     if check:
         for e in entries:
             validate_entry(e, index)
+    if table == 2:
+        return build_downstream_board(entries)
+    entries = [e for e in entries if not downstream_only(e)]  # Table 2's rows have no Table 1 cell
     notes = check_mixing(entries, allow_mixed=allow_mixed)
     return build_leaderboard(entries, seed=seed, bootstrap_size=bootstrap_size, notes=notes)

@@ -4,7 +4,9 @@ A submission folder holds:
 - `submission.json`: who and what (model, backbone, method, patcher loss, trainable parameters, the frozen
   backbone's loaded parameter count, paper or URL, date, who ran it, `source: measured | reported`);
 - `results.json`: for a `measured` entry the full result bundle the runner wrote (with `predictions.jsonl`
-  beside it); for a `reported` entry only the numbers a paper printed (`REPORTED_RESULTS_SCHEMA`).
+  beside it); for a `reported` entry only the numbers a paper printed (`REPORTED_RESULTS_SCHEMA`): an
+  `accuracy` per ActionBench dataset x task (Table 1), or the metrics of a downstream task per downstream
+  dataset (Table 2: `downstream_metrics.DOWNSTREAM_DATASETS` and `DOWNSTREAM_TASKS`).
 
 A bare result bundle (no `submission.json`, e.g. a demo run) is read as a measured entry whose metadata is
 taken from its `results.json`.
@@ -77,17 +79,14 @@ class Submission:
 
 
 @dataclass
-class ReportedCell:
-    accuracy: float
-
-
-@dataclass
 class ReportedResults:
     """`results.json` of a `reported` entry: only the numbers a paper printed."""
 
     schema_version: str
     source: Literal["reported"]
-    results: dict[str, dict[str, ReportedCell]]
+    # dataset -> task -> metric -> number: `accuracy` for an ActionBench task (Table 1), the metrics of its task for
+    # a downstream dataset (Table 2); `check_reported_cells` checks which
+    results: dict[str, dict[str, dict[str, float]]]
     ties: str | None = field(default=None, metadata=ABSENT_WHEN_NONE)  # the paper's tie handling, when known
     frame_spec: Any = field(default=None, metadata=ABSENT_WHEN_NONE)
 
@@ -175,6 +174,32 @@ def load_submission(path: Path) -> Submission:
     return Submission(**data)
 
 
+def check_reported_cells(results: dict[str, Any], path: Path) -> None:
+    """A reported ActionBench cell holds `accuracy`; a reported downstream cell (Table 2) holds only the
+    metrics of its dataset's task, under that task's name."""
+    from actionbench.downstream_metrics import DOWNSTREAM_DATASETS, DOWNSTREAM_TASKS
+
+    for dataset, tasks in results.items():
+        for task, cell in tasks.items():
+            where = f"{path}: results.{dataset}.{task}"
+            if task in TASK_NAMES:
+                if "accuracy" not in cell:
+                    raise SubmissionError(f"{where}.accuracy: missing")
+                continue
+            if task not in DOWNSTREAM_TASKS:
+                raise SubmissionError(f"{path}: results.{dataset}: unknown task {task!r}")
+            if DOWNSTREAM_DATASETS.get(dataset) != task:
+                expected = DOWNSTREAM_DATASETS.get(dataset)
+                raise SubmissionError(f"{where}: {dataset!r} is not a {task} dataset"
+                                      + (f" (it is {expected})" if expected else ""))
+            unknown = sorted(set(cell) - set(DOWNSTREAM_TASKS[task]))
+            if unknown:
+                raise SubmissionError(f"{where}: unknown metric {unknown[0]!r} (expected some of "
+                                      f"{', '.join(DOWNSTREAM_TASKS[task])})")
+            if not cell:
+                raise SubmissionError(f"{where}: no metric")
+
+
 def load_entry(folder: str | Path) -> Entry:
     """Read a submission folder (or a bare result bundle); errors are one line naming the file."""
     folder = Path(folder)
@@ -190,10 +215,7 @@ def load_entry(folder: str | Path) -> Entry:
         submission = submission_from_results(results)
     if submission.source == "reported":
         check(results, REPORTED_RESULTS_SCHEMA, results_path)
-        for dataset, tasks in results["results"].items():
-            for task in tasks:
-                if task not in TASK_NAMES:
-                    raise SubmissionError(f"{results_path}: results.{dataset}: unknown task {task!r}")
+        check_reported_cells(results["results"], results_path)
         if (folder / PREDICTIONS_FILE).exists():
             raise SubmissionError(f"{folder}: a reported entry has no {PREDICTIONS_FILE} (mark it measured)")
         return Entry(folder.name, folder, submission, results)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from actionbench.files import read_jsonl
-from actionbench.ids import canonical_json, stable_hash
+from actionbench.ids import canonical_jsonl, stable_hash
 from actionbench.tasks import PROBE_TASKS, short
 from actionbench.version import PROTOCOL_VERSION
 
@@ -135,8 +135,7 @@ class Manifest:
         return asdict(self)
 
 
-def _dump_jsonl(rows: list[dict[str, Any]]) -> str:
-    return "".join(canonical_json(r) + "\n" for r in rows)
+_dump_jsonl = canonical_jsonl  # one line of canonical JSON per record
 
 
 @dataclass
