@@ -97,7 +97,7 @@ PARTICLES_ALWAYS = frozenset("up down out off back away aside apart together".sp
 # take them as particles.
 PARTICLES_FOR = {
     "on": frozenset("turn switch put try log power plug".split()),
-    "in": frozenset("plug put log fill hand breathe tuck pour".split()),
+    "in": frozenset("plug put log fill hand breathe tuck pour push".split()),
     "over": frozenset("turn flip roll tip knock hand pass take".split()),
     "around": frozenset("turn spin".split()),
 }
