@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
 
 from lemminflect import getInflection, getLemma
 
@@ -131,9 +132,11 @@ def pluralize(noun: str) -> str:
 class ObjectVocabulary:
     """The frozen noun list with its types; answers which nouns may fill a slot of a dataset."""
 
-    def __init__(self, entries: Iterable[ObjectEntry], source: str = "<memory>"):
+    def __init__(self, entries: Iterable[ObjectEntry], source: str = "<memory>", groups: Any = None):
         self.entries: tuple[ObjectEntry, ...] = tuple(sorted(entries, key=lambda e: e.noun))
         self.source = source
+        # actionbench.lexicon.groups.ObjectGroups: the synonym / is-a groups a replacement must stay out of
+        self.groups = groups
         self._by_noun = {e.noun: e for e in self.entries}
         self._by_head: dict[str, ObjectEntry] = {}
         self._pools: dict[tuple[tuple[str, ...], str], list[str]] = {}
@@ -267,7 +270,7 @@ def read_vocabulary(path: Path) -> list[ObjectEntry]:
 
 
 def load_object_vocabulary(path: str | Path | None = None) -> ObjectVocabulary:
-    """The shipped vocabulary, or the one at `path`."""
+    """The shipped vocabulary (with the shipped synonym / is-a groups), or the one at `path` (without groups)."""
     if path is None:
         return _load_shipped()
     path = Path(path)
@@ -276,7 +279,9 @@ def load_object_vocabulary(path: str | Path | None = None) -> ObjectVocabulary:
 
 @cache
 def _load_shipped() -> ObjectVocabulary:
-    return ObjectVocabulary(read_vocabulary(VOCABULARY_FILE), source=str(VOCABULARY_FILE))
+    from actionbench.lexicon.groups import load_object_groups
+
+    return ObjectVocabulary(read_vocabulary(VOCABULARY_FILE), source=str(VOCABULARY_FILE), groups=load_object_groups())
 
 
 def write_vocabulary(entries: Iterable[ObjectEntry], path: str | Path, *, comment: str = "") -> Path:
