@@ -22,13 +22,13 @@ from pathlib import Path
 
 from lemminflect import getAllLemmas, getAllLemmasOOV, getInflection
 
+from actionbench.lexicon import AA_RELATIONS as RELATIONS
 from actionbench.lexicon import DATA_DIR
 
 DEFAULT_PATH = DATA_DIR / "ego4d_verbs.tsv"
 HEADER = ("verb", "antonym", "kind", "relation", "frames", "reason")
 LEGACY_HEADER = ("verb", "antonym", "kind", "reason")
 KINDS = ("antonym", "none")
-RELATIONS = ("inverse", "outcome")
 # The prepositions that open a source or goal phrase; only these are rewritten for an antonym. Longest first,
 # so "out of" is read before "out" and "away from" before "from".
 SOURCE_GOAL_PREPOSITIONS = (
