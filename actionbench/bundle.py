@@ -153,6 +153,8 @@ TASK_RESULT = {
 CONSISTENT_RESULT = {"n": int, "accuracy": Number, "ci95": Interval, "ci_method": Optional(str),
                      "chance": Optional(Number)}
 BREAKDOWN_CELL = {"n": int, "accuracy": Number}
+# Action Antonym per relation (inverse / outcome / undo): what each foil contrasts (see actionbench.lexicon)
+RELATION_RESULT = {"n": int, "accuracy": Number, "ci95": Interval, "ci_method": Enum("wilson", "cluster-bootstrap")}
 
 RESULTS_SCHEMA = {
     "schema_version": str,
@@ -182,6 +184,7 @@ RESULTS_SCHEMA = {
     "results": MapOf(MapOf(TASK_RESULT)),
     "consistent": MapOf(CONSISTENT_RESULT),
     "breakdowns": MapOf(MapOf(MapOf(BREAKDOWN_CELL))),
+    "relations": Optional(MapOf(MapOf(RELATION_RESULT))),  # dataset -> relation -> AA accuracy
     "bootstrap": {"seed": int, "size": int},
     "subset": Nullable({"limit": int, "rule": str}),
     "partial": bool,
@@ -199,6 +202,7 @@ PREDICTION_SCHEMA = {
     "clip_id": str,
     "source_video": str,
     "group": Nullable(str),
+    "relation": Optional(Nullable(str)),  # Action Antonym: what the foil contrasts
     "s_true": Number,
     "s_foil": Number,
     "decision": Number,

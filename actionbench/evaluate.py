@@ -802,6 +802,7 @@ def predictions_for(plan: Plan, scores: dict[str, tuple[float, float]], ties: st
             "clip_id": it.clip.clip_id,
             "source_video": it.clip.source_video,
             "group": it.clip.action,
+            "relation": (it.probe.edit or {}).get("relation") if it.probe.task == "action_antonym" else None,
             "s_true": s_true,
             "s_foil": s_foil,
             "decision": credit,
@@ -877,6 +878,8 @@ def evaluate(
         if scoring.declared and not scoring.by_probe:
             note = check_order_invariance(model, scoring.kind, plan, spec, rt, store)
             scoring.blind = bool(note["passed"]) or not any(u.error is None for u in plan.units.values())
+        elif scoring.declared:  # a probe-level scorer (text-prior) is handed no frame: VR is a tie by construction
+            scoring.blind = True
         scoring.plan_texts(plan)
 
         shard = encode_shard(scoring, plan, store, rt, spec, batch_size=batch_size, workers=workers,
@@ -944,7 +947,7 @@ def evaluate(
         if out is not None and rt.is_main:
             bundle.write_bundle(out, results, predictions)
         frame = pd.DataFrame(predictions, columns=["probe_id", "task", "dataset", "clip_id", "source_video",
-                                                   "group", "s_true", "s_foil", "decision", "tie"])
+                                                   "group", "relation", "s_true", "s_foil", "decision", "tie"])
         if missing and not allow_missing:
             first = missing[0]
             raise MissingVideosError(

@@ -83,9 +83,9 @@ class Registry:
 
 def builtin_specs() -> list[ModelSpec]:
     """The built-in entries: chance, clip:<arch> and the controls."""
-    from actionbench.models import builtin, clip, controls
+    from actionbench.models import builtin, clip, controls, text_prior
 
-    return [*builtin.SPECS, *clip.SPECS, *controls.SPECS]
+    return [*builtin.SPECS, *clip.SPECS, *controls.SPECS, *text_prior.SPECS]
 
 
 def _specs_from(obj: Any, ep_name: str, dist: str) -> list[ModelSpec]:
