@@ -20,6 +20,7 @@ from pathlib import Path
 
 from actionbench.datasets.records import AnnotationError, ReadResult
 from actionbench.probes.schema import Clip, ObjectSlot
+from actionbench.probes.text import normalize_text
 from actionbench.probes.text import tokenize
 
 SLOT = re.compile(r"\[([^\[\]]+)\]")
@@ -57,7 +58,7 @@ def fill(template: str, placeholders: list[str]) -> tuple[str, list[Piece]]:
         out.append(segment)
         length += len(segment)
         if k < n_slots:
-            ph = " ".join(str(placeholders[k]).split())
+            ph = normalize_text(str(placeholders[k]))
             pieces.append(Piece(f"[slot#{k}]", length, length + len(ph), slot=k))
             out.append(ph)
             length += len(ph)

@@ -39,14 +39,16 @@ def load_leaderboard(
     allow_mixed: bool = False,
     seed: int = 0,
     bootstrap_size: int = 2000,
+    relations: bool = False,
 ) -> Leaderboard:
-    """Load every entry under `roots`, validate measured ones (when `check`), and build the table."""
+    """Load every entry under `roots`, validate measured ones (when `check`), and build the table (with AA per
+    relation when `relations`)."""
     entries = load_entries(roots)
     if check:
         for e in entries:
             validate_entry(e, index)
     notes = check_mixing(entries, allow_mixed=allow_mixed)
-    return build_leaderboard(entries, seed=seed, bootstrap_size=bootstrap_size, notes=notes)
+    return build_leaderboard(entries, seed=seed, bootstrap_size=bootstrap_size, notes=notes, relations=relations)
 
 
 def render(board: Leaderboard, fmt: str, *, plain: bool = False) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 from lemminflect import getInflection, getLemma
 
 from actionbench.lexicon import DATA_DIR
+from actionbench.probes.text import tokenize
 
 VOCABULARY_FILE = DATA_DIR / "objects.tsv"
 HEADER = ("noun", "type", "datasets")
@@ -103,7 +104,7 @@ def singular(word: str) -> str:
 @lru_cache(maxsize=1 << 16)
 def head_noun(phrase: str) -> str:
     """The last word of a noun phrase, singular and lower case ("plastic jar's cap" -> "cap")."""
-    words = re.findall(r"[a-z0-9]+(?:['’\-][a-z0-9]+)*", phrase.lower())
+    words = [t.lower for t in tokenize(phrase) if t.text[0].isalnum()]
     if not words:
         return ""
     last = re.sub(r"['’]s$", "", words[-1])
