@@ -189,6 +189,8 @@ def test_inflect_like_inflects_the_first_word_like_the_verb(antonym: str, verb: 
         ("c puts the cup with brush in it on the shelf", "c picks up the cup with brush in it on the shelf"),
         ("c picks up the cup to wash it", "c puts down the cup to wash it"),
         ("c drops the cup to the floor", "c picks up the cup from the floor"),
+        ("the man g places the card in his right hand on the table",
+         "the man g picks up the card in his right hand from the table"),
         ("c picks up the cup from the table and puts it in the sink",
          "c puts down the cup on the table and puts it in the sink"),
     ],

@@ -10,6 +10,7 @@ list is dropped under "preposition does not fit the antonym: <verb> ... <preposi
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from actionbench.datasets.ego4d import Narration, parse_narration
@@ -78,21 +79,43 @@ def _phrase_ends(n: Narration, phrasal: bool) -> list[int]:
 
 
 def source_goal_preposition(text: str, after: int) -> tuple[int, int, str] | None:
-    """(start, end, preposition) of the first source/goal preposition after offset `after` in the same
-    clause ("c picks up a bag of clothes from the floor" -> "from"), or None. The clause ends at a
-    conjunction, punctuation mark, or "with"/"using" phrase; "to" before a verb ("to wash") is not a preposition and ends it too."""
+    """(start, end, preposition) of the source/goal preposition of the verb's phrase after offset `after` ("c picks
+    up a bag of clothes from the floor" -> "from"), or None. The first one in the clause, except that a phrase
+    naming where the object is held ("places the card in his right hand on the table") gives way to a later one.
+    The clause ends at a conjunction, punctuation mark, or "with"/"using" phrase; "to" before a verb ("to wash")
+    is not a preposition and ends it too."""
+    found = _source_goal_prepositions(text, after)
+    if len(found) > 1 and _holding_phrase(text[found[0][1] :]):
+        return found[1]
+    return found[0] if found else None
+
+
+_HAND = re.compile(r"\s*(?:his|her|their|my|the|one)?\s*(?:(?:left|right|both|other)\s+)?hands?\b")
+
+
+def _holding_phrase(rest: str) -> bool:
+    return _HAND.match(rest) is not None
+
+
+def _source_goal_prepositions(text: str, after: int) -> list[tuple[int, int, str]]:
     toks = [t for t in tokenize(text) if t.start >= after]
     words = [t.lower for t in toks]
-    for i, w in enumerate(words):
+    out: list[tuple[int, int, str]] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
         if w in _CLAUSE_WORDS or not w[0].isalnum():
-            return None
+            break
         for prep in _PREPOSITION_WORDS:
             if tuple(words[i : i + len(prep)]) != prep:
                 continue
             if prep == ("to",) and i + 1 < len(words) and _infinitive(words[i + 1 : i + 3]):
-                return None
-            return toks[i].start, toks[i + len(prep) - 1].end, " ".join(prep)
-    return None
+                return out
+            out.append((toks[i].start, toks[i + len(prep) - 1].end, " ".join(prep)))
+            i += len(prep) - 1
+            break
+        i += 1
+    return out
 
 
 def _infinitive(words: list[str]) -> bool:
