@@ -27,7 +27,9 @@ HEADER = ("noun", "type", "datasets")
 
 # Order matters only for tie-breaking when build_vocabulary votes on a noun's type.
 TYPES = ("object", "tool", "container", "soft", "food", "substance", "fixture")
-DATASETS = ("ssv2", "ego4d", "mini")
+# "mini" serves both halves of the embedded mini benchmark; "mini-ssv2" / "mini-ego4d" only one (its lamps and
+# balloons are Ego4D-mini things: an SSv2-mini foil naming one would be rejected by any language prior)
+DATASETS = ("ssv2", "ego4d", "mini", "mini-ssv2", "mini-ego4d")
 _BOTH = ("ego4d", "ssv2")
 
 _HANDHELD = ("object", "tool", "container", "soft", "food")
@@ -187,17 +189,30 @@ class ObjectVocabulary:
             types = (original,)
         key = (types, dataset)
         if key not in self._pools:
-            self._pools[key] = [e.noun for e in self.entries if e.type in types and dataset in e.datasets]
+            self._pools[key] = [e.noun for e in self.entries if e.type in types and _serves(e, dataset)]
         return list(self._pools[key])
 
     def datasets(self) -> set[str]:
         if "_datasets" not in self.__dict__:  # asked once per candidate look-up: compute once
-            self.__dict__["_datasets"] = {d for e in self.entries for d in e.datasets} | set(_BOTH)
+            names = {d for e in self.entries for d in e.datasets} | set(_BOTH)
+            if names & {"mini", "mini-ssv2", "mini-ego4d"}:
+                names |= {"mini", "mini-ssv2", "mini-ego4d"}
+            self.__dict__["_datasets"] = names
         return self.__dict__["_datasets"]
 
     def counts_by_type(self) -> dict[str, int]:
         counts = Counter(e.type for e in self.entries)
         return {t: counts[t] for t in TYPES}
+
+
+def _serves(entry: ObjectEntry, pool: str) -> bool:
+    """Whether a noun may replace objects in `pool`: its own datasets, "mini" for either mini half, and a mini
+    half's nouns for the whole mini pool."""
+    if pool in entry.datasets:
+        return True
+    if pool.startswith("mini-"):
+        return "mini" in entry.datasets
+    return pool == "mini" and any(d.startswith("mini-") for d in entry.datasets)
 
 
 def _parse_datasets(value: str) -> tuple[str, ...]:
@@ -210,7 +225,7 @@ def _parse_datasets(value: str) -> tuple[str, ...]:
             names.add(part)
         else:
             raise ValueError(
-                f"unknown dataset {part!r} (expected ssv2, ego4d, both or mini, comma-separated)"
+                f"unknown dataset {part!r} (expected ssv2, ego4d, both, mini, mini-ssv2 or mini-ego4d, comma-separated)"
             )
     return tuple(sorted(names))
 
