@@ -16,7 +16,6 @@ from actionbench.probes.build import build_probes
 from actionbench.probes.report import audit
 
 
-
 def cli(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "200"}
     return subprocess.run([sys.executable, "-m", "actionbench", *args], capture_output=True, text=True, env=env)

@@ -5,16 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from _evalkit import make_suite
-from actionbench.evaluate import evaluate
+
 from actionbench.leaderboard import load_leaderboard, render
 from actionbench.leaderboard.submission import load_entry, submission_from_results
 from actionbench.leaderboard.validate import ProbeSetIndex, validate_entry
 from actionbench.models.protocol import ModelError
 from actionbench.models.registry import create_model
-from actionbench.models.text_prior import NgramScorer, TextPriorError, load_train_texts, probe_accuracy, text_prior
+from actionbench.models.text_prior import (
+    NgramScorer,
+    TextPriorError,
+    load_train_texts,
+    probe_accuracy,
+    text_prior,
+)
 from actionbench.probes.schema import Clip, Probe, ProbeSet
+from actionbench.runner import evaluate
 
 TRAIN_TEXTS = [f"Pushing {c} {o} from left to right" for c in ("red", "blue", "green") for o in ("cup", "ball")]
 TRAIN_TEXTS += [f"Pushing {c} {o} from right to left" for c in ("red", "blue") for o in ("box", "cup")]

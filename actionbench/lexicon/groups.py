@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 
 from actionbench.lexicon import DATA_DIR
+from actionbench.lexicon.nouns import singular
 
 GROUPS_FILE = DATA_DIR / "object_groups.tsv"
 HEADER = ("kind", "name", "members")
@@ -31,8 +32,6 @@ class GroupsError(ValueError):
 
 def normalize_term(phrase: str) -> str:
     """Lower case, single spaces, last word singular: "Kitchen  Knives" -> "kitchen knife"."""
-    from actionbench.lexicon.objects import singular
-
     words = phrase.lower().split()
     if not words:
         return ""

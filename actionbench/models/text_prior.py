@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from actionbench.ids import stable_hash
-from actionbench.models.protocol import CrossEncoder, ModelError, ModelSpec
+from actionbench.models.protocol import ModelError, ModelSpec, ProbeScorer
 from actionbench.probes.text import tokenize
 
 NGRAM_ORDER = 3
@@ -148,7 +148,7 @@ class CausalLMScorer:
         return self._cache[text]
 
 
-class TextPriorModel(CrossEncoder):
+class TextPriorModel(ProbeScorer):
     """Scores a probe's two texts by their probability alone; never looks at a frame."""
 
     order_invariant = True  # no frame ever reaches it: Video Reversal is a tie by construction
@@ -174,10 +174,6 @@ class TextPriorModel(CrossEncoder):
             rows.append((s, self.scorer.score(p.foil_text) if p.foil_text is not None else s))
         return torch.tensor(rows, dtype=torch.float64).reshape(-1, 2).float()
 
-    def score(self, frames: torch.Tensor, texts: list[str]) -> torch.Tensor:
-        # The harness calls score_probes; scoring all pairs still ignores the frames.
-        s = torch.tensor([self.scorer.score(t) for t in texts]).float()
-        return s.expand(frames.shape[0], len(texts))
 
 
 def text_prior(train: str | None = None, lm: str | None = None, order: int = NGRAM_ORDER,

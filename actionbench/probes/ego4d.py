@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from actionbench.datasets.ego4d import Narration, parse_narration
 from actionbench.lexicon.ego4d import SOURCE_GOAL_PREPOSITIONS, VerbEntry, inflect_like, is_noun, verb_lemma
+from actionbench.probes.narration import Narration, parse_narration
 from actionbench.probes.schema import Clip
 from actionbench.probes.text import EditError, change, make_edit, tokenize
 

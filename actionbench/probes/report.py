@@ -10,8 +10,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from actionbench.probes.ego4d import PREPOSITION_UNFIT
-from actionbench.probes.schema import TASKS, ProbeSet, aa_relation
+from actionbench.probes.schema import ProbeSet, aa_relation
 from actionbench.probes.text import tokenize
+from actionbench.tasks import AA, OR
+from actionbench.tasks import PROBE_TASKS as TASKS
 
 
 @dataclass
@@ -38,14 +40,14 @@ def audit(ps: ProbeSet) -> Audit:
     object_groups: Counter[str] = Counter()
     for p in ps.probes:
         per_group[p.task][clips[p.clip_id].action or "(none)"] += 1
-        if p.task == "action_antonym":
+        if p.task == AA:
             relations[aa_relation(p)] += 1
             frame = (p.edit or {}).get("frame")
             if frame:
                 prepositions[f"{frame['old']} > {frame['new']}"] += 1
-        if p.task == "object_replacement":
+        if p.task == OR:
             object_groups.update(((p.edit or {}).get("entry") or {}).get("groups") or ())
-        if p.task == "action_antonym" and p.edit and isinstance(p.edit.get("entry"), dict):
+        if p.task == AA and p.edit and isinstance(p.edit.get("entry"), dict):
             closed = p.edit["entry"].get("closed")
             if closed is not None:
                 kinds["closed" if closed else "open"] += 1
