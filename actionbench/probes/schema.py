@@ -20,7 +20,7 @@ from actionbench.version import PROTOCOL_VERSION
 
 TASKS = PROBE_TASKS  # the task table's probe tasks (actionbench.tasks), kept under the old name
 TASK_SHORT = {t: short(t) for t in PROBE_TASKS}
-BUILDER_VERSION = "1.0"
+BUILDER_VERSION = "1.1"  # 1.1: Ego4D preposition frames, AA relations, object synonym / is-a groups (issue 14)
 
 
 class ProbeSetError(ValueError):
