@@ -141,9 +141,17 @@ def _relations(groups: ObjectGroups, phrase: str) -> tuple[frozenset[str], froze
     for n in nodes:
         up |= groups._closure(n, groups._up)
         down |= groups._closure(n, groups._down)
-    if terms[0] == normalize_term(phrase):
-        return frozenset(nodes), frozenset(up - nodes), frozenset(down - nodes)
-    return frozenset(), frozenset(nodes | up), frozenset()
+    exact = terms[0] == normalize_term(phrase)
+    # A term of several words is a kind of its known last words too ("thermos flask" is a flask)
+    head = terms[1] if exact and len(terms) > 1 else (terms[0] if not exact else None)
+    above: set[str] = set()
+    if head is not None:
+        above = set(groups._nodes[head])
+        for n in groups._nodes[head]:
+            above |= groups._closure(n, groups._up)
+    if exact:
+        return frozenset(nodes), frozenset((up | above) - nodes), frozenset(down - nodes)
+    return frozenset(), frozenset(above), frozenset()
 
 
 def read_groups(path: Path) -> list[Group]:
