@@ -186,6 +186,18 @@ def _paper_backbone(name: str, tmp: Path) -> dict:
     return {"checkpoint": str(path), **asdict(cfg)}
 
 
+def _train_split(tmp: Path) -> Path:
+    """A tiny train-split probe set: the texts the text-prior control learns from."""
+    from actionbench.probes.schema import Clip, Probe, ProbeSet
+
+    texts = ["a person opens the door", "a person closes the door", "the door opens"]
+    clips = [Clip(f"t{i}", "ssv2", "train", f"t{i}.mp4", None, None, f"t{i}", t, t) for i, t in enumerate(texts)]
+    probes = [Probe(f"p{i}", "video_reversal", c.clip_id, c.text, None, None) for i, c in enumerate(clips)]
+    ps = ProbeSet.create(clips, probes, lexicon_version="test", dataset="ssv2", split="train", parameters={},
+                         dropped={})
+    return ps.save(tmp / "train")
+
+
 def _how_to_build(name: str, tmp: Path) -> tuple[str, dict] | None:
     """(model name, arguments) for a tiny instance of a registered entry; None for entries that need trained
     weights a test cannot make cheaply (they must refuse without them, in one line)."""
@@ -200,6 +212,7 @@ def _how_to_build(name: str, tmp: Path) -> tuple[str, dict] | None:
         "internvideo": lambda: ("internvideo", _paper_backbone("internvideo", tmp)),
         "clipvip": lambda: ("clipvip", _paper_backbone("clipvip", tmp)),
         "singularity": lambda: ("singularity", _paper_backbone("singularity", tmp)),
+        "text-prior": lambda: ("text-prior", {"train": str(_train_split(tmp))}),
     }
     return recipes[name]() if name in recipes else None
 
