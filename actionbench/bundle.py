@@ -90,6 +90,16 @@ class BreakdownCell:
 
 
 @dataclass
+class RelationResult:
+    """Action Antonym on the foils of one relation (inverse / outcome / undo; see actionbench.lexicon)."""
+
+    n: int
+    accuracy: float
+    ci95: list[float]
+    ci_method: Literal["wilson", "cluster-bootstrap"]
+
+
+@dataclass
 class Bootstrap:
     seed: int
     size: int
@@ -127,6 +137,8 @@ class Results:
     git_hash: str | None
     temporally_blind: bool
     run: dict | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    # dataset -> relation -> AA accuracy (recomputed by `leaderboard validate`; absent in older bundles)
+    relations: dict[str, dict[str, RelationResult]] | None = field(default=None, metadata=ABSENT_WHEN_NONE)
 
 
 @dataclass
@@ -143,6 +155,7 @@ class Prediction:
     s_foil: float
     decision: float
     tie: bool
+    relation: str | None = field(default=None, metadata=ABSENT_WHEN_NONE)  # AA: what the foil contrasts
 
 
 RESULTS_SCHEMA = spec_of(Results)

@@ -42,7 +42,8 @@ def build_mini_probes(out: Path, seed: int, size: str, console: Console) -> dict
 
 
 def mini_probe_sets(data: Path, out: Path) -> dict[str, tuple[Path, Path]]:
-    """The mini benchmark's train and validation probe sets (built once; object foils from its own objects):
+    """The mini benchmark's train and validation probe sets (built once; object foils from the objects of its own
+    half of the mini benchmark, so no foil names a thing only the other half shows):
     {"ssv2-train" | "ssv2-val" | "ego4d-train" | "ego4d-val": (probe-set folder, videos root)}."""
     from actionbench.datasets.read import read_annotations
     from actionbench.probes.build import build_probes
@@ -54,7 +55,7 @@ def mini_probe_sets(data: Path, out: Path) -> dict[str, tuple[Path, Path]]:
             if not (folder / "manifest.json").is_file():
                 result, params = read_annotations(dataset, source, split)
                 build_probes(result.clips, dataset=dataset, split=split, parameters={**params, "benchmark": "mini"},
-                             skipped=result.skipped, object_pool="mini").save(folder)
+                             skipped=result.skipped, object_pool=f"mini-{dataset}").save(folder)
             sets[f"{dataset}-{split}"] = (folder, data / dataset / "videos")
     return sets
 

@@ -210,7 +210,10 @@ def summarize(
     bootstrap_size: int = 1000,
     temporally_blind: bool = False,
 ) -> dict[str, Any]:
-    """`results`, `consistent` and `breakdowns` of a result bundle, recomputed from prediction rows.
+    """`results`, `consistent`, `breakdowns` and `relations` of a result bundle, recomputed from prediction rows.
+
+    `relations` breaks Action Antonym down by what its foils contrast (`relation` of each row: inverse,
+    outcome, undo), with intervals like `results`; rows without a relation (older probe sets) are left out.
 
     Accuracies and intervals are percentages; `tie_rate` is a fraction of probes. `missing` is 0 here (the
     runner fills in the probes it could not score). `policy` is checked, not applied: decisions are taken
@@ -226,6 +229,7 @@ def summarize(
     results: dict[str, dict[str, Any]] = {}
     consistent: dict[str, Any] = {}
     breakdowns: dict[str, Any] = {}
+    relations: dict[str, Any] = {}
     for dataset in sorted(by_cell):
         results[dataset] = {}
         for task in sorted(by_cell[dataset]):
@@ -251,7 +255,17 @@ def summarize(
             }
             for g in sorted(groups)
         }
-    return {"results": results, "consistent": consistent, "breakdowns": breakdowns}
+        by_relation: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for r in by_cell[dataset].get("action_antonym", []):
+            if r.get("relation"):
+                by_relation[str(r["relation"])].append(r)
+        if by_relation:
+            relations[dataset] = {
+                rel: _accuracy_block(rows_, seed=bootstrap_seed, size=bootstrap_size,
+                                     key=(dataset, "action_antonym", rel))
+                for rel, rows_ in sorted(by_relation.items())
+            }
+    return {"results": results, "consistent": consistent, "breakdowns": breakdowns, "relations": relations}
 
 
 # ---------------------------------------------------------------------------------- paired comparison

@@ -85,7 +85,8 @@ def make_suite(root: Path, n_clips: int = 8, dataset: str = "ssv2", size: int = 
                           action=template))
         for task, foil in (("action_antonym", f"Pushing {colour} {obj} from {back}"), ("video_reversal", None),
                            ("object_replacement", f"Pushing {colour} {other} from {way}")):
-            probes.append(Probe(stable_hash(dataset, clip_id, task), task, clip_id, text, foil, None))
+            edit = {"kind": "antonym", "relation": "inverse" if i % 3 else "outcome"} if task == "action_antonym" else None
+            probes.append(Probe(stable_hash(dataset, clip_id, task), task, clip_id, text, foil, edit))
     ps = ProbeSet.create(clips, probes, lexicon_version="test", dataset=dataset, split="validation",
                          parameters={}, dropped={})
     folder = ps.save(Path(root) / "probes")

@@ -104,8 +104,13 @@ def test_bundle_follows_the_schema_and_records_the_run(suite, tmp_path):
     on_disk, predictions = read_bundle(tmp_path / "bundle")
     assert on_disk == json.loads(json.dumps(results))
     assert len(predictions) == len(frame) == 30
-    assert list(frame.columns) == ["probe_id", "task", "dataset", "clip_id", "source_video", "group", "s_true",
-                                   "s_foil", "decision", "tie"]
+    assert list(frame.columns) == ["probe_id", "task", "dataset", "clip_id", "source_video", "group", "relation",
+                                   "s_true", "s_foil", "decision", "tie"]
+    # AA per relation: every AA probe says what its foil contrasts, and the blocks add up to the AA cell
+    aa = frame[frame.task == "action_antonym"]
+    assert aa.relation.notna().all() and frame[frame.task != "action_antonym"].relation.isna().all()
+    for dataset, rels in results["relations"].items():
+        assert sum(b["n"] for b in rels.values()) == results["results"][dataset]["action_antonym"]["n"]
     assert results["model"]["kind"] == "dual" and results["model"]["order_invariant"] is True
     assert results["model"]["weights_hash"] is None  # random init
     assert results["frame_spec"]["num_frames"] == 8

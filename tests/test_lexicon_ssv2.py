@@ -162,10 +162,11 @@ def test_module_prints_the_table_as_markdown_with_counts():
         [sys.executable, "-m", "actionbench.lexicon.ssv2"], capture_output=True, text=True, check=True
     ).stdout
     lines = out.splitlines()
-    assert lines[0] == "| template | antonym | kind | reason |"
+    assert lines[0] == "| template | antonym | kind | relation | reason |"
     assert sum(line.startswith("| ") for line in lines) == 1 + 174
     assert "| Opening [something] | Closing [something] | closed |" in out
-    assert "| Holding [something] | none | none | static: no action |" in out
+    assert "| Holding [something] | none | none |  | static: no action |" in out
+    assert "| Bending [something] until it breaks | Bending [something] so that it deforms | closed | outcome |" in out
     counts = load_ssv2_table().antonym_counts()
     assert lines[-1] == (
         f"174 templates: {counts['closed']} closed, {counts['open']} open, {counts['none']} none"
@@ -229,3 +230,15 @@ def test_validator_rejects_a_wrong_header(tmp_path):
 def test_the_shipped_table_is_the_default_path(table):
     assert TABLE_PATH.name == "ssv2_antonyms.tsv"
     assert load_ssv2_table(TABLE_PATH).rows == table.rows
+
+
+def test_every_row_with_an_antonym_says_what_its_foil_contrasts(table):
+    """inverse: the reversed video shows the foil; outcome: same action, contrary outcome; undo: another action
+    undoes the result."""
+    from collections import Counter
+
+    rel = Counter(row.relation for row in table if row.antonym)
+    assert set(rel) == {"inverse", "outcome", "undo"} and sum(rel.values()) == 174 - table.antonym_counts()["none"]
+    assert table.get("Opening [something]").relation == "inverse"
+    assert table.get("Bending [something] so that it deforms").relation == "outcome"
+    assert all(row.relation is None for row in table if not row.antonym)

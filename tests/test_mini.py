@@ -495,3 +495,18 @@ def test_default_size_generates_and_a_middle_frame_says_little(mini_default) -> 
     print(json.dumps(accuracy, indent=1, sort_keys=True))
     assert np.mean(list(accuracy.values())) < 0.6
     assert max(accuracy.values()) < 0.75  # 60 clips per family, so one rule's figure is noisy (sd ~0.065)
+
+
+def test_ssv2_mini_object_foils_name_only_things_ssv2_mini_shows(tiny: mini.MiniInfo, tmp_path: Path) -> None:
+    """Lamps and balloons appear in Ego4D-mini scenes only: an SSv2-mini foil naming one would be rejected by a
+    text prior without the video (it lifted the text-prior control to 63% on SSv2-mini OR; issue 14)."""
+    from actionbench.demo import mini_probe_sets
+    from actionbench.probes.schema import ProbeSet
+
+    sets = mini_probe_sets(tiny.root, tmp_path / "probes")
+    ssv2 = ProbeSet.load(sets["ssv2-val"][0])
+    nouns = {o["noun"].split()[-1] for p in ssv2.probes if p.task == "object_replacement"
+             for o in p.edit["entry"]["objects"]}
+    assert nouns and not nouns & {"lamp", "balloon"}
+    ego = ProbeSet.load(sets["ego4d-val"][0])
+    assert ego.manifest.parameters["object_pool"] == "mini-ego4d"

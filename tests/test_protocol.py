@@ -191,6 +191,16 @@ def _hfkit():
     import _hfkit
 
     return _hfkit
+def _train_split(tmp: Path) -> Path:
+    """A tiny train-split probe set: the texts the text-prior control learns from."""
+    from actionbench.probes.schema import Clip, Probe, ProbeSet
+
+    texts = ["a person opens the door", "a person closes the door", "the door opens"]
+    clips = [Clip(f"t{i}", "ssv2", "train", f"t{i}.mp4", None, None, f"t{i}", t, t) for i, t in enumerate(texts)]
+    probes = [Probe(f"p{i}", "video_reversal", c.clip_id, c.text, None, None) for i, c in enumerate(clips)]
+    ps = ProbeSet.create(clips, probes, lexicon_version="test", dataset="ssv2", split="train", parameters={},
+                         dropped={})
+    return ps.save(tmp / "train")
 
 
 def _how_to_build(name: str, tmp: Path) -> tuple[str, dict] | None:
@@ -209,6 +219,7 @@ def _how_to_build(name: str, tmp: Path) -> tuple[str, dict] | None:
         "singularity": lambda: ("singularity", _paper_backbone("singularity", tmp)),
         "hf": lambda: (f"hf:{_hfkit().x_clip(tmp / 'x-clip')}", {}),
         "vlm": lambda: (f"vlm:{_hfkit().qwen2_vl(tmp / 'qwen2-vl')}", {}),
+        "text-prior": lambda: ("text-prior", {"train": str(_train_split(tmp))}),
     }
     return recipes[name]() if name in recipes else None
 

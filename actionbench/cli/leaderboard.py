@@ -79,6 +79,8 @@ def render_cmd(
     allow_mixed: bool = typer.Option(False, "--allow-mixed", help="allow mixed protocols (stated under the table)"),
     seed: int = typer.Option(0, help="seed of the paired bootstraps behind the significance marks"),
     bootstrap_size: int = typer.Option(2000, help="replicates of each paired bootstrap"),
+    aa_relations: bool = typer.Option(False, "--aa-relations", help="also show Action Antonym per relation "
+                                      "(inverse / outcome / undo) per dataset"),
 ) -> None:
     """Render the leaderboard in the paper's Table 1 (or, with --table 2, Table 2) layout; entries are validated
     first."""
@@ -86,7 +88,7 @@ def render_cmd(
 
     index = ProbeSetIndex.from_paths(probes, probes_root) if probes or probes_root else None
     board = load_leaderboard(folders, check=True, index=index, allow_mixed=allow_mixed, seed=seed,
-                             bootstrap_size=bootstrap_size, table=table)
+                             bootstrap_size=bootstrap_size, table=table, relations=aa_relations)
     text = render(board, fmt.value, plain=plain)
     if out is None:
         print(text, end="")

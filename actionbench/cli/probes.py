@@ -34,13 +34,26 @@ def build_probes_cmd(
     alpha: float = typer.Option(4.9, help="Ego4D narration.json: EgoVLP window rule, half-width = beta / (2 alpha)"),
     report: bool = typer.Option(False, "--report", help="print the audit"),
     workers: int = typer.Option(0, help="processes for building (0: one per CPU); the output does not depend on it"),
+    aa_relations: str = typer.Option(None, "--aa-relations", help="keep only the Action Antonym probes (and their "
+                                     "Video Reversal probes) whose foil contrasts so: comma-separated inverse, "
+                                     "outcome, undo (a different probe set id)"),
+    train: Path = typer.Option(None, "--train", help="with --report: a probe set or annotations of the train split; "
+                               "the report prints the text-prior control's AA and OR accuracy trained on it"),
 ) -> None:
     """Build a versioned, audited ActionBench probe set from annotations."""
+    from actionbench.lexicon import AA_RELATIONS
     from actionbench.probes.build import build_probes
 
     split = split or ("val" if dataset == Dataset.ssv2 else "test")
     if not annotations.exists():
         fail(f"{annotations}: not found")
+    relations = None
+    if aa_relations is not None:
+        relations = [r.strip() for r in aa_relations.split(",") if r.strip()]
+        bad = [r for r in relations if r not in AA_RELATIONS]
+        if bad or not relations:
+            fail(f"--aa-relations: unknown relation {bad[0] if bad else aa_relations!r} "
+                 f"(choose from {', '.join(AA_RELATIONS)})")
     with console.status(f"Reading {dataset.value} annotations from {annotations} ..."):
         result, params = read_annotations(dataset.value, annotations, split, alpha)
     source = annotations if annotations.is_file() else annotations / ("validation.json" if split in ("val", "validation") else f"{split}.json")
@@ -50,15 +63,31 @@ def build_probes_cmd(
     workers = workers or os.cpu_count() or 1
     with console.status(f"Building probes for {len(result.clips):,} clips ({workers} processes) ..."):
         ps = build_probes(result.clips, dataset=dataset.value, split=split, seed=seed, parameters=params,
-                          skipped=result.skipped, workers=workers)
+                          skipped=result.skipped, workers=workers, aa_relations=relations)
     ps.save(out)
     console.print(counts_table([(f"{dataset.value} {split} ({ps.probeset_id})", ps.manifest.counts)]))
     console.print(f"{result.total_records} records read, {len(result.clips)} clips; probe set written to {out}")
     if report:
-        from actionbench.probes.report import audit, render
+        _print_report(ps, train, dataset.value, alpha)
+    elif train is not None:
+        fail("--train goes with --report")
 
-        for r in render(audit(ps)):
-            console.print(r)
+
+def _print_report(ps, train: Path | None, dataset: str, alpha: float) -> None:
+    """The audit, and with a train split the text-prior control's accuracy on this probe set."""
+    from actionbench.probes.report import audit, render
+
+    prior = None
+    if train is not None:
+        from actionbench.models.text_prior import TextPriorError, load_train_texts, probe_accuracy
+
+        try:
+            texts = load_train_texts(train, dataset=dataset, alpha=alpha)
+        except TextPriorError as e:
+            fail(str(e))
+        prior = probe_accuracy(ps, texts)
+    for r in render(audit(ps), prior=prior):
+        console.print(r)
 
 
 @app.command("import-released")
@@ -77,10 +106,7 @@ def import_released_cmd(
     ps.save(out)
     console.print(counts_table([(f"released {dataset.value} {split} ({ps.probeset_id})", ps.manifest.counts)]))
     if report:
-        from actionbench.probes.report import audit, render
-
-        for r in render(audit(ps)):
-            console.print(r)
+        _print_report(ps, None, dataset.value, 4.9)
 
 
 @app.command("mini-data")

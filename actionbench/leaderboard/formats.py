@@ -14,6 +14,8 @@ from actionbench.leaderboard.table import Cell, Column, Leaderboard, Row, entry_
 SIG_MARK = "†"
 MAIN_TITLE = "Table 1 — ActionBench accuracy (%), chance = 50"
 OR_TITLE = "Object Replacement accuracy (%): the object-centric control (chance = 50)"
+RELATION_TITLE = ("Action Antonym accuracy (%) per relation: inverse (the reversed video shows the foil), "
+                  "outcome (same action, contrary outcome), undo (another action undoes the result)")
 
 
 def method_text(row: Row) -> str:
@@ -83,6 +85,13 @@ def to_markdown(board: Leaderboard, *, plain: bool = False) -> str:
                           for r in or_rows])
     else:
         out.append("No entry reports Object Replacement.")
+
+    if board.relation_columns:
+        out += ["", f"### {RELATION_TITLE}", ""]
+        rel_rows = [r for r in board.rows if any(r.cells[c].value is not None for c in board.relation_columns)]
+        out += _md_table(["Backbone", "Method [patcher loss]", *[c.label for c in board.relation_columns]],
+                         [[r.backbone, method_text(r), *[_md_cell(r.cells[c], plain) for c in board.relation_columns]]
+                          for r in rel_rows])
 
     columns, ci_rows = interval_rows(board)
     if ci_rows:
@@ -170,6 +179,16 @@ def to_latex(board: Leaderboard, *, plain: bool = False) -> str:
             *_tex_rows(board, board.or_columns, plain, with_params=False, with_avg=False),
             r"\bottomrule", r"\end{tabular}", r"\end{table}",
         ]
+    if board.relation_columns:
+        rc = board.relation_columns
+        out += [
+            "", r"\begin{table}[t]", r"\centering", rf"\caption{{{latex_escape(RELATION_TITLE)}}}",
+            r"\begin{tabular}{ll" + "r" * len(rc) + "}", r"\toprule",
+            " & ".join(["Backbone", "Method [patcher loss]", *[latex_escape(c.label) for c in rc]]) + r" \\",
+            r"\midrule",
+            *_tex_rows(board, rc, plain, with_params=False, with_avg=False),
+            r"\bottomrule", r"\end{tabular}", r"\end{table}",
+        ]
     out += ["", *[f"% {line}" for line in legend(board)]]
     return "\n".join(out) + "\n"
 
@@ -179,7 +198,7 @@ def to_latex(board: Leaderboard, *, plain: bool = False) -> str:
 
 def to_csv(board: Leaderboard) -> str:
     """One line per entry: metadata, each accuracy (one decimal, half-up) with its interval and mark, Avg."""
-    columns = board.columns + board.or_columns
+    columns = board.columns + board.or_columns + board.relation_columns
     header = ["entry", "source", "model", "backbone", "method", "patcher_loss", "trainable_params",
               "backbone_params", "trainable_params_text"]
     for c in columns:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from html import escape
 
-from actionbench.leaderboard.formats import MAIN_TITLE, OR_TITLE, SIG_MARK, interval_rows, legend, method_text
+from actionbench.leaderboard.formats import (
+    MAIN_TITLE,
+    OR_TITLE,
+    RELATION_TITLE,
+    SIG_MARK,
+    interval_rows,
+    legend,
+    method_text,
+)
 from actionbench.leaderboard.table import CHANCE, Cell, Column, Leaderboard, entry_details
 
 # One colour per column of the main table (AA/VR x dataset), colour-blind friendly (Okabe-Ito).
@@ -126,6 +134,12 @@ def to_html(board: Leaderboard, *, plain: bool = False, title: str = "ActionBenc
                               for r in or_rows])
     else:
         out.append("<p>No entry reports Object Replacement.</p>")
+    if board.relation_columns:
+        out.append(f"<h2>{escape(RELATION_TITLE)}</h2>")
+        out += _simple_table("aa-relations", ["Backbone", "Method [patcher loss]",
+                                              *[c.label for c in board.relation_columns]],
+                             [[r.backbone, method_text(r), *[r.cells[c].text for c in board.relation_columns]]
+                              for r in board.rows])
     columns, ci_rows = interval_rows(board)
     if ci_rows:
         out.append("<h2>95% intervals</h2>")

@@ -21,9 +21,11 @@ def load_leaderboard(
     seed: int = 0,
     bootstrap_size: int = 2000,
     table: int = 1,
+    relations: bool = False,
 ) -> Leaderboard | DownstreamBoard:
     """Load every entry under `roots`, validate measured ones (when `check`), and build one table: 1 (the
-    ActionBench probes, from the entries with probe results) or 2 (the downstream tasks)."""
+    ActionBench probes, from the entries with probe results; with AA per relation when `relations`) or 2 (the
+    downstream tasks)."""
     if table not in TABLES:
         raise ValueError(f"unknown table {table} (choose from {', '.join(map(str, TABLES))})")
     entries = load_entries(roots)
@@ -34,4 +36,4 @@ def load_leaderboard(
         return build_downstream_board(entries)
     entries = [e for e in entries if not downstream_only(e)]  # Table 2's rows have no Table 1 cell
     notes = check_mixing(entries, allow_mixed=allow_mixed)
-    return build_leaderboard(entries, seed=seed, bootstrap_size=bootstrap_size, notes=notes)
+    return build_leaderboard(entries, seed=seed, bootstrap_size=bootstrap_size, notes=notes, relations=relations)

@@ -35,6 +35,7 @@ SUBMISSION_SCHEMA_VERSION = "1.0"
 SOURCES = ("measured", "reported")
 BACKBONE_METHOD = "Backbone"  # the method name of a group's frozen-backbone row
 CONTROL_PREFIXES = ("first-frame", "last-frame", "blind")  # harness controls wrap a model: `blind:clip:...`
+TEXT_PRIOR = "text-prior"  # the language-prior control (actionbench.models.text_prior)
 
 class SubmissionError(BundleError):
     """A submission folder that is malformed or fails validation."""
@@ -153,6 +154,8 @@ def submission_from_results(results: dict[str, Any]) -> Submission:
     prefix, _, rest = name.partition(":")
     if prefix in CONTROL_PREFIXES and rest:
         backbone, method = rest, f"{prefix} control"
+    elif prefix == TEXT_PRIOR:  # sees no video at all: a control of its own, not of a backbone
+        backbone, method = "Text prior (no video)", f"{TEXT_PRIOR} control"
     else:
         backbone, method = name, BACKBONE_METHOD
     return Submission(

@@ -56,14 +56,17 @@ def format_params(entry: Entry) -> str:
 class Column:
     dataset: str
     task: str
+    relation: str | None = None  # Action Antonym restricted to foils of one relation (inverse / outcome / undo)
 
     @property
     def label(self) -> str:
-        return f"{TASK_SHORT[self.task]} {DATASET_LABELS.get(self.dataset, self.dataset)}"
+        task = TASK_SHORT[self.task] + (f" {self.relation}" if self.relation else "")
+        return f"{task} {DATASET_LABELS.get(self.dataset, self.dataset)}"
 
     @property
     def key(self) -> str:
-        return f"{TASK_SHORT[self.task].lower()}_{self.dataset}"
+        relation = f"_{self.relation}" if self.relation else ""
+        return f"{TASK_SHORT[self.task].lower()}{relation}_{self.dataset}"
 
 
 @dataclass
@@ -122,6 +125,7 @@ class Leaderboard:
     groups: list[Group]
     comparisons: list[Comparison] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    relation_columns: list[Column] = field(default_factory=list)  # AA per relation, when asked for
 
     @property
     def rows(self) -> list[Row]:
@@ -138,8 +142,18 @@ def _columns(entries: list[Entry], tasks: tuple[str, ...]) -> list[Column]:
     return [Column(d, t) for d in datasets for t in tasks if (d, t) in present]
 
 
+def _relation_columns(entries: list[Entry]) -> list[Column]:
+    """AA per relation, per dataset, for the relations any entry reports."""
+    present = {(d, rel) for e in entries for d, rels in (e.results.get("relations") or {}).items() for rel in rels}
+    return [Column(d, "action_antonym", rel) for d in _dataset_order({d for d, _ in present})
+            for rel in sorted(r for dd, r in present if dd == d)]
+
+
 def _cell(entry: Entry, column: Column) -> Cell:
-    raw = entry.cell(column.dataset, column.task)
+    if column.relation is not None:
+        raw = ((entry.results.get("relations") or {}).get(column.dataset) or {}).get(column.relation)
+    else:
+        raw = entry.cell(column.dataset, column.task)
     if raw is None:
         return Cell(None)
     ci = raw.get("ci95")
@@ -180,11 +194,16 @@ def _mark_best(group: Group, columns: list[Column]) -> None:
 
 
 def build_leaderboard(
-    entries: list[Entry], *, seed: int = 0, bootstrap_size: int = 2000, notes: list[str] | None = None
+    entries: list[Entry], *, seed: int = 0, bootstrap_size: int = 2000, notes: list[str] | None = None,
+    relations: bool = False,
 ) -> Leaderboard:
-    """Arrange entries into the paper's layout and compare measured rows with their group's backbone row."""
+    """Arrange entries into the paper's layout and compare measured rows with their group's backbone row.
+
+    With `relations`, the board also holds Action Antonym per relation (inverse / outcome / undo) per dataset,
+    from each bundle's `relations` section (rows without one show "-")."""
     columns = _columns(entries, MAIN_TASKS)
     or_columns = _columns(entries, (CONTROL_TASK,))
+    relation_columns = _relation_columns(entries) if relations else []
     ordered = sorted(entries, key=_row_key)
     by_backbone: dict[str, list[Entry]] = {}
     for e in ordered:  # groups appear in the order of their first row
@@ -193,7 +212,7 @@ def build_leaderboard(
     for backbone, members in by_backbone.items():
         rows = []
         for e in members:
-            cells = {c: _cell(e, c) for c in columns + or_columns}
+            cells = {c: _cell(e, c) for c in columns + or_columns + relation_columns}
             rows.append(Row(e, cells, _average([cells[c] for c in columns]), format_params(e)))
         baseline = next((r for r in rows if r.entry.measured and r.entry.submission.method == BACKBONE_METHOD
                          and r.entry.predictions), None)
@@ -221,7 +240,8 @@ def build_leaderboard(
     for g in groups:
         _mark_best(g, columns)
         _mark_best_or(g, or_columns)
-    return Leaderboard(columns, or_columns, groups, comparisons, list(notes or []))
+        _mark_best_or(g, relation_columns)
+    return Leaderboard(columns, or_columns, groups, comparisons, list(notes or []), relation_columns)
 
 
 def _mark_best_or(group: Group, columns: list[Column]) -> None:

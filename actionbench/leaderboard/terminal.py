@@ -28,7 +28,7 @@ def to_rich(board: Leaderboard, title: str = "ActionBench leaderboard (accuracy 
     for c in board.columns:
         table.add_column(c.label, justify="right")
     table.add_column("Avg", justify="right")
-    for c in board.or_columns:
+    for c in board.or_columns + board.relation_columns:
         table.add_column(c.label, justify="right", style="dim")
     for gi, group in enumerate(board.groups):
         for i, r in enumerate(group.rows):
@@ -36,7 +36,7 @@ def to_rich(board: Leaderboard, title: str = "ActionBench leaderboard (accuracy 
                 r.backbone if i == 0 else "", r.method, r.params,
                 "[green]measured[/green]" if r.entry.measured else "reported",
                 *[_cell(r.cells[c]) for c in board.columns], _cell(r.avg),
-                *[_cell(r.cells[c]) for c in board.or_columns],
+                *[_cell(r.cells[c]) for c in board.or_columns + board.relation_columns],
                 end_section=i == len(group.rows) - 1 and gi < len(board.groups) - 1,
             )
     return table

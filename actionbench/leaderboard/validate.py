@@ -142,6 +142,8 @@ def check_probe_ids(entry: Entry, index: ProbeSetIndex) -> None:
             clip = clips[p.clip_id]
             expected[p.probe_id] = {"task": p.task, "dataset": clip.dataset, "clip_id": p.clip_id,
                                     "source_video": clip.source_video, "group": clip.action}
+            if p.task == "action_antonym" and (p.edit or {}).get("relation"):
+                expected[p.probe_id]["relation"] = p.edit["relation"]
         for task in PROBE_TASKS:
             counts[(ps.manifest.dataset, task)] += ps.manifest.counts.get(task, 0)
 
@@ -192,7 +194,8 @@ def check_decisions(entry: Entry) -> None:
 
 
 def check_metrics(entry: Entry) -> None:
-    """`results`, `consistent` and `breakdowns` are exactly what the predictions give."""
+    """`results`, `consistent`, `breakdowns` and `relations` (AA per relation) are exactly what the predictions
+    give."""
     r = entry.results
     try:
         recomputed = summarize(
@@ -201,8 +204,8 @@ def check_metrics(entry: Entry) -> None:
         )
     except MetricsError as e:
         raise ValidationError(f"{entry.folder / PREDICTIONS_FILE}: {e}") from None
-    for section in ("results", "consistent", "breakdowns"):
-        diff = _first_difference(r[section], recomputed[section], section)
+    for section in ("results", "consistent", "breakdowns", "relations"):
+        diff = _first_difference(r.get(section, {}), recomputed[section], section)
         if diff:
             raise ValidationError(f"{entry.folder / RESULTS_FILE}: {diff}")
 

@@ -13,7 +13,12 @@ from pathlib import Path
 from typing import Any
 
 DATA_DIR = Path(__file__).parent / "data"
-LEXICON_RELEASE = "1"
+LEXICON_RELEASE = "2"  # 2: Ego4D preposition frames, AA relations, object synonym / is-a groups (issue 14)
+# What an Action Antonym foil contrasts with the true text: `inverse`, the reversed video would show the foil's
+# action ("Opening" -> "Closing"); `outcome`, the same action with a contrary outcome ("... so that it deforms" ->
+# "... until it breaks"); `undo`, another action that undoes the first one's result ("Pouring X onto Y" ->
+# "Wiping X off of Y"), which the reversed video would not show.
+AA_RELATIONS = ("inverse", "outcome", "undo")
 
 
 @cache

@@ -8,7 +8,6 @@ rebuilds a vocabulary from annotations (`actionbench lexicon build-objects`); th
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,16 +15,19 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from lemminflect import getInflection, getLemma
+from lemminflect import getInflection
 
 from actionbench.lexicon import DATA_DIR
+from actionbench.lexicon.nouns import PLURAL_ONLY, head_noun, singular
 
 VOCABULARY_FILE = DATA_DIR / "objects.tsv"
 HEADER = ("noun", "type", "datasets")
 
 # Order matters only for tie-breaking when build_vocabulary votes on a noun's type.
 TYPES = ("object", "tool", "container", "soft", "food", "substance", "fixture")
-DATASETS = ("ssv2", "ego4d", "mini")
+# "mini" serves both halves of the embedded mini benchmark; "mini-ssv2" / "mini-ego4d" only one (its lamps and
+# balloons are Ego4D-mini things: an SSv2-mini foil naming one would be rejected by any language prior)
+DATASETS = ("ssv2", "ego4d", "mini", "mini-ssv2", "mini-ego4d")
 _BOTH = ("ego4d", "ssv2")
 
 _HANDHELD = ("object", "tool", "container", "soft", "food")
@@ -45,28 +47,6 @@ SLOT_TYPES: dict[str, tuple[str, ...]] = {
 }
 NEVER_REPLACEABLE = frozenset({"number of", "part", "somewhere"})
 
-# Nouns that are plural in form but name one thing; they cannot follow "a" and are not re-pluralised.
-PLURAL_ONLY = frozenset(
-    {
-        "scissors",
-        "pliers",
-        "tongs",
-        "shears",
-        "secateurs",
-        "jeans",
-        "trousers",
-        "shorts",
-        "pyjamas",
-        "glasses",
-        "sunglasses",
-        "tweezers",
-        "binoculars",
-        "clothes",
-        "lentils",
-        "oats",
-        "noodles",
-    }
-)
 
 
 class VocabularyError(ValueError):
@@ -85,28 +65,6 @@ class ObjectEntry:
 def slot_key(slot: str) -> str:
     """`[Something]`, `Something` and `something` name one slot type."""
     return " ".join(slot.strip().strip("[]").lower().split())
-
-
-@lru_cache(maxsize=65536)
-@lru_cache(maxsize=1 << 16)
-def singular(word: str) -> str:
-    """The singular of one lower-case noun ("knives" -> "knife"); unknown or mass nouns stay as they are."""
-    word = word.lower()
-    if word in PLURAL_ONLY or not word.endswith("s"):
-        return word
-    lemmas = getLemma(word, upos="NOUN")
-    return lemmas[0] if lemmas else word
-
-
-@lru_cache(maxsize=65536)
-@lru_cache(maxsize=1 << 16)
-def head_noun(phrase: str) -> str:
-    """The last word of a noun phrase, singular and lower case ("plastic jar's cap" -> "cap")."""
-    words = re.findall(r"[a-z0-9]+(?:['’\-][a-z0-9]+)*", phrase.lower())
-    if not words:
-        return ""
-    last = re.sub(r"['’]s$", "", words[-1])
-    return singular(last)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -131,9 +89,11 @@ def pluralize(noun: str) -> str:
 class ObjectVocabulary:
     """The frozen noun list with its types; answers which nouns may fill a slot of a dataset."""
 
-    def __init__(self, entries: Iterable[ObjectEntry], source: str = "<memory>"):
+    def __init__(self, entries: Iterable[ObjectEntry], source: str = "<memory>", groups: Any = None):
         self.entries: tuple[ObjectEntry, ...] = tuple(sorted(entries, key=lambda e: e.noun))
         self.source = source
+        # actionbench.lexicon.groups.ObjectGroups: the synonym / is-a groups a replacement must stay out of
+        self.groups = groups
         self._by_noun = {e.noun: e for e in self.entries}
         self._by_head: dict[str, ObjectEntry] = {}
         self._pools: dict[tuple[tuple[str, ...], str], list[str]] = {}
@@ -184,7 +144,7 @@ class ObjectVocabulary:
             types = (original,)
         key = (types, dataset)
         if key not in self._pools:
-            self._pools[key] = [e.noun for e in self.entries if e.type in types and dataset in e.datasets]
+            self._pools[key] = [e.noun for e in self.entries if e.type in types and _serves(e, dataset)]
         return list(self._pools[key])
 
     def fitting(
@@ -206,12 +166,25 @@ class ObjectVocabulary:
 
     def datasets(self) -> set[str]:
         if "_datasets" not in self.__dict__:  # asked once per candidate look-up: compute once
-            self.__dict__["_datasets"] = {d for e in self.entries for d in e.datasets} | set(_BOTH)
+            names = {d for e in self.entries for d in e.datasets} | set(_BOTH)
+            if names & {"mini", "mini-ssv2", "mini-ego4d"}:
+                names |= {"mini", "mini-ssv2", "mini-ego4d"}
+            self.__dict__["_datasets"] = names
         return self.__dict__["_datasets"]
 
     def counts_by_type(self) -> dict[str, int]:
         counts = Counter(e.type for e in self.entries)
         return {t: counts[t] for t in TYPES}
+
+
+def _serves(entry: ObjectEntry, pool: str) -> bool:
+    """Whether a noun may replace objects in `pool`: its own datasets, "mini" for either mini half, and a mini
+    half's nouns for the whole mini pool."""
+    if pool in entry.datasets:
+        return True
+    if pool.startswith("mini-"):
+        return "mini" in entry.datasets
+    return pool == "mini" and any(d.startswith("mini-") for d in entry.datasets)
 
 
 def _parse_datasets(value: str) -> tuple[str, ...]:
@@ -224,7 +197,7 @@ def _parse_datasets(value: str) -> tuple[str, ...]:
             names.add(part)
         else:
             raise ValueError(
-                f"unknown dataset {part!r} (expected ssv2, ego4d, both or mini, comma-separated)"
+                f"unknown dataset {part!r} (expected ssv2, ego4d, both, mini, mini-ssv2 or mini-ego4d, comma-separated)"
             )
     return tuple(sorted(names))
 
@@ -285,7 +258,7 @@ def read_vocabulary(path: Path) -> list[ObjectEntry]:
 
 
 def load_object_vocabulary(path: str | Path | None = None) -> ObjectVocabulary:
-    """The shipped vocabulary, or the one at `path`."""
+    """The shipped vocabulary (with the shipped synonym / is-a groups), or the one at `path` (without groups)."""
     if path is None:
         return _load_shipped()
     path = Path(path)
@@ -294,7 +267,9 @@ def load_object_vocabulary(path: str | Path | None = None) -> ObjectVocabulary:
 
 @cache
 def _load_shipped() -> ObjectVocabulary:
-    return ObjectVocabulary(read_vocabulary(VOCABULARY_FILE), source=str(VOCABULARY_FILE))
+    from actionbench.lexicon.groups import load_object_groups
+
+    return ObjectVocabulary(read_vocabulary(VOCABULARY_FILE), source=str(VOCABULARY_FILE), groups=load_object_groups())
 
 
 def write_vocabulary(entries: Iterable[ObjectEntry], path: str | Path, *, comment: str = "") -> Path:

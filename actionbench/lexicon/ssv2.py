@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from actionbench.lexicon import DATA_DIR
+from actionbench.lexicon import AA_RELATIONS, DATA_DIR
 
 TABLE_PATH = DATA_DIR / "ssv2_antonyms.tsv"
-COLUMNS = ("template", "antonym", "kind", "reason")
+COLUMNS = ("template", "antonym", "kind", "relation", "reason")
+LEGACY_COLUMNS = ("template", "antonym", "kind", "reason")  # read with relation "inverse"
 KINDS = ("closed", "open", "none")
 
 _SLOT = re.compile(r"\[([^\[\]]+)\]")
@@ -47,6 +48,7 @@ class TemplateAntonym:
     antonym: str | None
     kind: str  # closed | open | none
     reason: str
+    relation: str | None = None  # inverse | outcome | undo (see actionbench.lexicon.AA_RELATIONS); None for none
 
     @property
     def closed(self) -> bool:
@@ -89,9 +91,9 @@ class SSv2Table:
 
     def markdown(self) -> str:
         """The table as Markdown (template | antonym | kind | reason), then the counts."""
-        lines = ["| template | antonym | kind | reason |", "|---|---|---|---|"]
+        lines = ["| template | antonym | kind | relation | reason |", "|---|---|---|---|---|"]
         for row in self.rows:
-            cells = (row.template, row.antonym or "none", row.kind, row.reason)
+            cells = (row.template, row.antonym or "none", row.kind, row.relation or "", row.reason)
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         counts = self.antonym_counts()
         lines.append("")
@@ -106,7 +108,8 @@ def load_ssv2_table(path: Path | None = None) -> SSv2Table:
     path = Path(path) if path is not None else TABLE_PATH
     text = path.read_text(encoding="utf-8")
     lines = text.splitlines()
-    if not lines or tuple(lines[0].split("\t")) != COLUMNS:
+    header = tuple(lines[0].split("\t")) if lines else ()
+    if header not in (COLUMNS, LEGACY_COLUMNS):
         raise LexiconError(f"{path}:1: header must be {' <tab> '.join(COLUMNS)}")
 
     rows: list[tuple[int, TemplateAntonym]] = []
@@ -116,9 +119,11 @@ def load_ssv2_table(path: Path | None = None) -> SSv2Table:
             continue
         where = f"{path}:{lineno}"
         cells = line.split("\t")
-        if len(cells) != len(COLUMNS):
-            raise LexiconError(f"{where}: expected {len(COLUMNS)} tab-separated columns, found {len(cells)}")
-        template, antonym, kind, reason = (c.strip() for c in cells)
+        if len(cells) != len(header):
+            raise LexiconError(f"{where}: expected {len(header)} tab-separated columns, found {len(cells)}")
+        row = dict(zip(header, (c.strip() for c in cells), strict=True))
+        template, antonym, kind, reason = row["template"], row["antonym"], row["kind"], row["reason"]
+        relation = row.get("relation", "inverse" if kind != "none" else "")
         _check_brackets(template, "template", where)
         if kind not in KINDS:
             raise LexiconError(f"{where}: unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
@@ -127,7 +132,11 @@ def load_ssv2_table(path: Path | None = None) -> SSv2Table:
                 raise LexiconError(f"{where}: kind none but an antonym {antonym!r} is given")
             if not reason:
                 raise LexiconError(f"{where}: kind none needs a reason")
+            if relation:
+                raise LexiconError(f"{where}: kind none but a relation {relation!r} is given")
         else:
+            if relation not in AA_RELATIONS:
+                raise LexiconError(f"{where}: relation {relation!r} must be one of {', '.join(AA_RELATIONS)}")
             if not antonym:
                 raise LexiconError(f"{where}: kind {kind} needs an antonym")
             _check_brackets(antonym, "antonym", where)
@@ -141,7 +150,7 @@ def load_ssv2_table(path: Path | None = None) -> SSv2Table:
         if key in first_line:
             raise LexiconError(f"{where}: duplicate template {template!r} (first on line {first_line[key]})")
         first_line[key] = lineno
-        rows.append((lineno, TemplateAntonym(template, antonym or None, kind, reason)))
+        rows.append((lineno, TemplateAntonym(template, antonym or None, kind, reason, relation or None)))
 
     # Closedness is a fact about the table itself, so it is checked once every template is known.
     for lineno, row in rows:

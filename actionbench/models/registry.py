@@ -83,10 +83,10 @@ class Registry:
 
 
 def builtin_specs() -> list[ModelSpec]:
-    """The built-in entries: chance, clip:<arch>, hf:<id>, vlm:<id> and the controls."""
-    from actionbench.models import builtin, clip, controls, hf, vlm
+    """The built-in entries: chance, clip:<arch>, hf:<id>, vlm:<id>, text-prior and the controls."""
+    from actionbench.models import builtin, clip, controls, hf, text_prior, vlm
 
-    return [*builtin.SPECS, *clip.SPECS, *hf.SPECS, *vlm.SPECS, *controls.SPECS]
+    return [*builtin.SPECS, *clip.SPECS, *hf.SPECS, *vlm.SPECS, *controls.SPECS, *text_prior.SPECS]
 
 
 def _specs_from(obj: Any, ep_name: str, dist: str) -> list[ModelSpec]:

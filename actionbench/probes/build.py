@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from actionbench.ids import seeded_rng
-from actionbench.lexicon import Lexicon
-from actionbench.probes.schema import Clip, Probe, ProbeSet, probe_id_for, seed_key
+from actionbench.lexicon import AA_RELATIONS, Lexicon
+from actionbench.probes.schema import Clip, Probe, ProbeSet, aa_relation, probe_id_for, seed_key
 from actionbench.tasks import AA, OR, VR
 from actionbench.tasks import PROBE_TASKS as TASKS
 
@@ -42,12 +42,15 @@ def build_probes(
     skipped: Counter[str] | None = None,
     object_pool: str | None = None,
     workers: int = 1,
+    aa_relations: Iterable[str] | None = None,
 ) -> ProbeSet:
     """All three probe types for the clips of one dataset split.
 
     `object_pool` is the object vocabulary's pool for replacements (default: the dataset's own). `workers` > 1
     builds in that many processes; the result is the same bytes (every choice is seeded per clip, and the probe
-    set is sorted when it is made).
+    set is sorted when it is made). `aa_relations` keeps only the Action Antonym probes of those relations (and
+    the Video Reversal probes of the same clips); the others are dropped under "relation not kept: <relation>",
+    and the kept relations are a parameter, so the subset has its own probe-set id.
     """
     lexicon = lexicon or Lexicon.load()
     dropped: dict[str, Counter[str]] = {t: Counter() for t in TASKS}
@@ -83,10 +86,29 @@ def build_probes(
         for t in TASKS:
             dropped[t].update(part_dropped[t])
     params = {"seed": seed, "object_pool": object_pool or dataset, **(parameters or {})}
+    if aa_relations is not None:
+        keep = sorted(set(aa_relations))
+        unknown = [r for r in keep if r not in AA_RELATIONS]
+        if unknown:
+            raise ValueError(f"unknown AA relation {unknown[0]!r} (choose from {', '.join(AA_RELATIONS)})")
+        probes, used = _keep_relations(probes, set(keep), dropped)
+        params["aa_relations"] = keep
     return ProbeSet.create(
         [c for c in clips if c.clip_id in used], probes, lexicon_version=lexicon.version, dataset=dataset, split=split,
         parameters=params, dropped=dropped,
     )
+
+
+def _keep_relations(
+    probes: list[Probe], keep: set[str], dropped: dict[str, Counter[str]]
+) -> tuple[list[Probe], set[str]]:
+    """The probes without the AA probes of other relations and the VR probes of their clips; the clips still used."""
+    gone: dict[str, str] = {p.clip_id: aa_relation(p) for p in probes if p.task == AA and aa_relation(p) not in keep}
+    for relation in gone.values():
+        dropped[AA][f"relation not kept: {relation}"] += 1
+        dropped[VR][f"relation not kept: {relation}"] += 1
+    kept = [p for p in probes if not (p.task in (AA, VR) and p.clip_id in gone)]
+    return kept, {p.clip_id for p in kept}
 
 
 MIN_CHUNK = 5000  # fewer clips than this per process are not worth a process

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from actionbench.lexicon.ego4d import verb_lemma
 from actionbench.probes.schema import ObjectSlot
-from actionbench.probes.text import Token, tokenize
+from actionbench.probes.text import Token, normalize_text, tokenize
 
 MAX_WORDS = 50
 
@@ -19,6 +19,11 @@ MAX_WORDS = 50
 # ---------------------------------------------------------------------------------------------------------
 
 _PUNCT = re.compile(r'[.!"()*#:;~]')
+# "#Oman X": the #O (other person) tag glued to its noun; it reads as "#O man X" ("man x"), not "oman x".
+_GLUED_O = re.compile(
+    r"#o(?=(?:man|woman|lady|person|boy|girl|child|kid|guy|gentleman|baby|men|women|people|someone|somebody|"
+    r"friend|player|worker|customer|cashier|teacher|student)\b)"
+)
 _UNSURE_END = re.compile(r"\. #unsure")
 _UNSURE_THING = re.compile(r"\b(?:the|a) #unsure")
 _DOUBLED_TAG = re.compile(r"#([a-z])\1 ")
@@ -33,9 +38,12 @@ def clean_text(raw: str, max_words: int = MAX_WORDS) -> str:
     ". #unsure" is dropped; "the/a #unsure" -> "something", any other "#unsure" -> "something"; "#c "
     and "# c " style speaker tags are removed; `.!"()*#:;~` become spaces; spaces collapse; at most
     `max_words` words. One addition: a glued doubled tag ("#CC picks") reads as its letter ("c picks"), as
-    "#C C" does, instead of the original's "cc picks". `\\b` guards keep "pizza #unsure" intact.
+    "#C C" does, instead of the original's "cc picks". `\\b` guards keep "pizza #unsure" intact. Two more: any
+    Unicode text is normalised first (NFC, invisible characters such as a zero-width space removed, every kind
+    of space a space), and a glued "#Oman X" reads as "man x" like "#O man X", not as the actor "oman x".
     """
-    t = raw.lower()
+    t = normalize_text(raw).lower()
+    t = _GLUED_O.sub("", t)
     t = _UNSURE_END.sub("", t)
     t = _UNSURE_THING.sub("something", t)
     t = t.replace(" #unsure", " something")
@@ -84,7 +92,7 @@ PARTICLES_ALWAYS = frozenset("up down out off back away aside apart together".sp
 # take them as particles.
 PARTICLES_FOR = {
     "on": frozenset("turn switch put try log power plug".split()),
-    "in": frozenset("plug put log fill hand breathe tuck pour".split()),
+    "in": frozenset("plug put log fill hand breathe tuck pour push".split()),
     "over": frozenset("turn flip roll tip knock hand pass take".split()),
     "around": frozenset("turn spin".split()),
 }
@@ -126,12 +134,11 @@ def _is_label(word: str) -> bool:
 
 
 def _person_noun(word: str) -> bool:
-    # "#Oman X" cleans to "oman x": the #O tag glued to its noun.
-    return word in PERSON_NOUNS or (word.startswith("o") and word[1:] in PERSON_NOUNS)
+    return word in PERSON_NOUNS
 
 
 def _actor_end(words: list[str]) -> int:
-    """How many leading words name the actor ("c", "c c", "the man x", "person a", "oman x")."""
+    """How many leading words name the actor ("c", "c c", "the man x", "person a", "man x")."""
     i = 0
     n = len(words)
     if n > 1 and words[0] in ARTICLES and _person_noun(words[1]):

@@ -3,6 +3,9 @@
 Only replaceable slots change (never `[number of]`, `[part]`, `[somewhere]`); a determiner stays ("a pen" ->
 "a cup") and a preceding "a"/"an" is made to agree as an extra, recorded change; slots with one `ref` get one
 replacement; no replacement names an object the clip already names, and two objects never get the same noun.
+Nor is a replacement a synonym, broader or narrower term of an object of the clip or of another replacement
+(the vocabulary's groups, `lexicon/data/object_groups.tsv`): "cup" never becomes "container" or "mug"; the
+edit records the groups that applied (`entry.groups`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from actionbench.lexicon.groups import blocked_nouns
 from actionbench.lexicon.objects import head_noun, is_plural, pluralize
 from actionbench.probes.schema import Clip, ObjectSlot
 from actionbench.probes.text import change, make_edit, tokenize
@@ -90,6 +94,16 @@ def _fitting(
 
 
 
+def _unblocked(
+    vocab: Any, clip: Clip, group: list[ObjectSlot], excluded: set[str], dataset: str, groups: Any, related: list[str]
+) -> list[str]:
+    """When every same-type noun is a synonym or broader / narrower term ("container": every container is a
+    kind of it), the nouns of any type the slot takes that are not."""
+    nouns = _fitting(vocab, clip, group, excluded, keep_type=False, dataset=dataset)
+    blocked = blocked_nouns(groups, related, nouns)
+    return [n for n in nouns if n not in blocked]
+
+
 def object_edit(
     clip: Clip, lexicon: Any, rng: np.random.Generator, *, pool: str | None = None
 ) -> tuple[str, dict[str, Any]] | str:
@@ -113,6 +127,11 @@ def object_edit(
         refs.setdefault(s.ref, []).append(s)
 
     excluded = _named_objects(clip)  # grows with each drawn noun, so two objects never share one
+    groups = getattr(vocab, "groups", None)
+    used_groups: set[str] = set()
+    if groups is not None:
+        for s in slots:
+            used_groups.update(groups.labels(s.text))
     changes: list[dict[str, Any]] = []
     replaced: list[dict[str, Any]] = []
     articles: list[dict[str, Any]] = []
@@ -121,6 +140,13 @@ def object_edit(
         nouns = _fitting(vocab, clip, group, excluded, keep_type=True, dataset=dataset) or _fitting(
             vocab, clip, group, excluded, keep_type=False, dataset=dataset
         )
+        if groups is not None and nouns:
+            related = [s.text for s in slots] + [r["noun"] for r in replaced]
+            blocked = blocked_nouns(groups, related, nouns)
+            if blocked:
+                nouns = [n for n in nouns if n not in blocked] or _unblocked(
+                    vocab, clip, group, excluded, dataset, groups, related
+                )
         if not nouns:
             return NO_CANDIDATE
         noun = nouns[int(rng.integers(len(nouns)))]
@@ -149,4 +175,6 @@ def object_edit(
                     )
     # The a/an agreement changes are in `changes` too; `articles` says which changes they are.
     entry = {"objects": replaced, "articles": articles}
+    if used_groups:
+        entry["groups"] = sorted(used_groups)
     return make_edit(clip.text, changes, kind="object", entry=entry)

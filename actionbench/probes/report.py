@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from actionbench.probes.schema import ProbeSet
+from actionbench.probes.ego4d import PREPOSITION_UNFIT
+from actionbench.probes.schema import ProbeSet, aa_relation
 from actionbench.probes.text import tokenize
-from actionbench.tasks import AA
+from actionbench.tasks import AA, OR
 from actionbench.tasks import PROBE_TASKS as TASKS
 
 
@@ -22,6 +23,10 @@ class Audit:
     per_group: dict[str, Counter[str]]  # task -> template / verb -> probes
     antonym_kinds: Counter[str]  # closed / open (AA)
     surface: dict[str, dict[str, float]] = field(default_factory=dict)  # task -> statistic -> value
+    relations: Counter[str] = field(default_factory=Counter)  # AA probes per relation
+    prepositions: Counter[str] = field(default_factory=Counter)  # AA foils per rewritten "old>new" preposition
+    preposition_drops: int = 0  # clips dropped because the antonym takes no preposition for theirs
+    object_groups: Counter[str] = field(default_factory=Counter)  # OR probes per synonym / is-a group applied
 
 
 def audit(ps: ProbeSet) -> Audit:
@@ -30,8 +35,18 @@ def audit(ps: ProbeSet) -> Audit:
     kinds: Counter[str] = Counter()
     surface: dict[str, dict[str, float]] = {}
     stats: dict[str, list[tuple[int, int, bool]]] = defaultdict(list)
+    relations: Counter[str] = Counter()
+    prepositions: Counter[str] = Counter()
+    object_groups: Counter[str] = Counter()
     for p in ps.probes:
         per_group[p.task][clips[p.clip_id].action or "(none)"] += 1
+        if p.task == AA:
+            relations[aa_relation(p)] += 1
+            frame = (p.edit or {}).get("frame")
+            if frame:
+                prepositions[f"{frame['old']} > {frame['new']}"] += 1
+        if p.task == OR:
+            object_groups.update(((p.edit or {}).get("entry") or {}).get("groups") or ())
         if p.task == AA and p.edit and isinstance(p.edit.get("entry"), dict):
             closed = p.edit["entry"].get("closed")
             if closed is not None:
@@ -55,15 +70,51 @@ def audit(ps: ProbeSet) -> Audit:
             "same token count (%)": 100.0 * sum(r[1] == 0 for r in rows) / n,
             "case differs (%)": 100.0 * sum(r[2] for r in rows) / n,
         }
-    return Audit(dict(ps.manifest.counts), ps.manifest.dropped, dict(per_group), kinds, surface)
+    drops = sum(n for reason, n in ps.manifest.dropped.get("action_antonym", {}).items()
+                if reason.startswith(PREPOSITION_UNFIT))
+    return Audit(dict(ps.manifest.counts), ps.manifest.dropped, dict(per_group), kinds, surface, relations,
+                 prepositions, drops, object_groups)
 
 
-def render(a: Audit, max_groups: int = 200):
-    """Rich renderables for the audit."""
+def render(a: Audit, max_groups: int = 200, prior: dict[str, dict[str, float]] | None = None):
+    """Rich renderables for the audit; `prior` is the text-prior control's accuracy per task (n, accuracy)."""
     from rich.markup import escape
     from rich.table import Table
 
     out = []
+    if a.relations:
+        r = Table(title="Action Antonym probes per relation (inverse: the reversed video shows the foil; "
+                  "outcome: same action, contrary outcome; undo: another action undoes the result)")
+        r.add_column("relation")
+        r.add_column("probes", justify="right")
+        for relation, n in sorted(a.relations.items()):
+            r.add_row(relation, str(n))
+        out.append(r)
+    if a.prepositions or a.preposition_drops:
+        p = Table(title=f"Action Antonym prepositions: {sum(a.prepositions.values())} foils rewritten to the "
+                  f"antonym's frame, {a.preposition_drops} clips dropped (no frame fits)")
+        p.add_column("preposition")
+        p.add_column("foils", justify="right")
+        for change, n in sorted(a.prepositions.items(), key=lambda kv: (-kv[1], kv[0])):
+            p.add_row(escape(change), str(n))
+        out.append(p)
+    if a.object_groups:
+        g = Table(title="Object Replacement: synonym / is-a groups that kept replacements out "
+                  "(OR probes whose objects fall in each)")
+        g.add_column("group")
+        g.add_column("probes", justify="right")
+        for label, n in sorted(a.object_groups.items(), key=lambda kv: (-kv[1], kv[0])):
+            g.add_row(escape(label), str(n))
+        out.append(g)
+    if prior is not None:
+        t = Table(title="Text-prior control (no video; a word n-gram model trained on the given train split): "
+                  "accuracy, chance 50")
+        t.add_column("task")
+        t.add_column("n", justify="right")
+        t.add_column("accuracy %", justify="right")
+        for task, row in prior.items():
+            t.add_row(task, str(row["n"]), f"{row['accuracy']:.1f}")
+        out.append(t)
     t = Table(title="Dropped clips per task and reason")
     t.add_column("task")
     t.add_column("reason")

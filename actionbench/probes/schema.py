@@ -20,7 +20,7 @@ from actionbench.version import PROTOCOL_VERSION
 
 TASKS = PROBE_TASKS  # the task table's probe tasks (actionbench.tasks), kept under the old name
 TASK_SHORT = {t: short(t) for t in PROBE_TASKS}
-BUILDER_VERSION = "1.0"
+BUILDER_VERSION = "1.1"  # 1.1: Ego4D preposition frames, AA relations, object synonym / is-a groups (issue 14)
 
 
 class ProbeSetError(ValueError):
@@ -109,6 +109,15 @@ class Probe:
         return cls(**d)
 
 
+NO_RELATION = "(none)"
+
+
+def aa_relation(probe: Probe) -> str:
+    """What an Action Antonym foil contrasts ("inverse", "outcome", "undo"), or "(none)" when its edit does not
+    say (imported probes)."""
+    return str((probe.edit or {}).get("relation") or NO_RELATION)
+
+
 def seed_key(dataset: str, clip_id: str, task: str, lexicon_version: str) -> str:
     """The per-(clip, task) key every random choice of an edit is seeded from."""
     return stable_hash(dataset, clip_id, task, lexicon_version)
@@ -130,6 +139,8 @@ class Manifest:
     counts: dict[str, int]  # probes per task, and "clips"
     dropped: dict[str, dict[str, int]]  # task -> reason -> count
     source: str = "built"  # "built" or "imported" (released ActionBench files)
+    # Action Antonym probes per relation (inverse / outcome / undo; "(none)" for foils that do not say)
+    relations: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -181,6 +192,7 @@ class ProbeSet:
         counts = {t: 0 for t in PROBE_TASKS}
         counts.update(Counter(p.task for p in probes))
         counts["clips"] = len(clips)
+        relations = dict(sorted(Counter(aa_relation(p) for p in probes if p.task == "action_antonym").items()))
         pid = stable_hash(clips_text, probes_text, lexicon_version, parameters, PROTOCOL_VERSION)
         manifest = Manifest(
             probeset_id=pid,
@@ -193,6 +205,7 @@ class ProbeSet:
             counts=counts,
             dropped={t: dict(sorted(dict(r).items())) for t, r in sorted(dropped.items())},
             source=source,
+            relations=relations,
         )
         ps = cls(clips, probes, manifest)
         ps._texts = (clips_text, probes_text)

@@ -66,6 +66,7 @@ def antonym_edit(clip: Clip, lexicon: Any) -> tuple[str, dict[str, Any]] | str:
     )
     if result != foil:  # the recorded changes must re-derive the foil exactly
         raise EditError(f"clip {clip.clip_id}: recorded changes give {result!r}, expected {foil!r}")
+    edit["relation"] = entry.relation
     return foil, edit
 
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from actionbench.probes.text import tokenize
+from actionbench.probes.text import normalize_text, tokenize
 
 SLOT = re.compile(r"\[([^\[\]]+)\]")
 
@@ -39,7 +39,7 @@ def fill(template: str, placeholders: list[str]) -> tuple[str, list[Piece]]:
         out.append(segment)
         length += len(segment)
         if k < n_slots:
-            ph = " ".join(str(placeholders[k]).split())
+            ph = normalize_text(str(placeholders[k]))
             pieces.append(Piece(f"[slot#{k}]", length, length + len(ph), slot=k))
             out.append(ph)
             length += len(ph)

@@ -8,11 +8,33 @@ changes `{start, end, old, new}` (character offsets in the original text, on tok
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-_TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’\-][A-Za-z0-9]+)*|\S")
+# A word: letters and digits of any script, with the combining marks that follow them ("crème", "brûlée" even
+# when decomposed, "杯子"), joined by inner apostrophes or hyphens; any other visible character is a token alone.
+_LETTERS = r"(?:[^\W_][\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]*)+"
+_TOKEN = re.compile(rf"{_LETTERS}(?:['’\-]{_LETTERS})*|\S")
+# Zero-width joiners stay (they bind emoji sequences); every other format character (zero-width space, word
+# joiner, byte-order mark, soft hyphen, bidi marks) and control character goes.
+_KEEP_FORMAT = frozenset("\u200c\u200d")
+
+
+def normalize_text(text: str) -> str:
+    """Model-facing text on any Unicode input: NFC, invisible characters removed, whitespace (any kind) as single
+    spaces, ends stripped. "cre\u0300me\u200b brûlée" -> "crème brûlée"."""
+    if text.isascii():
+        return " ".join(text.split())
+    text = unicodedata.normalize("NFC", text)
+    kept = "".join(
+        ch for ch in text
+        if ch.isspace() or not (
+            (unicodedata.category(ch) == "Cf" and ch not in _KEEP_FORMAT) or unicodedata.category(ch) == "Cc"
+        )
+    )
+    return " ".join(kept.split())
 
 
 @dataclass(frozen=True)
@@ -27,7 +49,7 @@ class Token:
 
 
 def tokenize(text: str) -> list[Token]:
-    """Words (letters/digits, with inner apostrophes or hyphens) and single punctuation marks."""
+    """Words (letters/digits of any script, with inner apostrophes or hyphens) and single other characters."""
     return list(_tokens(text))
 
 

@@ -104,6 +104,8 @@ def evaluate(
         if scoring.declared and not scoring.by_probe:
             note = check_order_invariance(model, scoring.kind, plan, spec, rt, store)
             scoring.blind = bool(note["passed"]) or not any(u.error is None for u in plan.units.values())
+        elif scoring.declared:  # a probe-level scorer (text-prior) is handed no frame: VR is a tie by construction
+            scoring.blind = True
         scoring.plan_texts(plan)
 
         shard = encode_shard(scoring, plan, store, rt, spec, batch_size=batch_size, workers=workers,
@@ -162,6 +164,8 @@ def evaluate(
             harness_version=__version__,
             git_hash=git_hash(),
             temporally_blind=scoring.blind,
+            relations={d: {r: bundle.RelationResult(**c) for r, c in rels.items()}
+                       for d, rels in summary["relations"].items()},
             run={  # how this run went; not part of the scores
                 "world_size": rt.world,
                 "decoders_used": dict(sorted(Counter(decoded.values()).items())),
@@ -175,7 +179,7 @@ def evaluate(
         if out is not None and rt.is_main:
             bundle.write_bundle(out, results, predictions)
         frame = pd.DataFrame(predictions, columns=["probe_id", "task", "dataset", "clip_id", "source_video",
-                                                   "group", "s_true", "s_foil", "decision", "tie"])
+                                                   "group", "relation", "s_true", "s_foil", "decision", "tie"])
         if missing and not allow_missing:
             first = missing[0]
             raise MissingVideosError(

@@ -102,7 +102,7 @@ def predictions_for(plan: Plan, scores: dict[str, tuple[float, float]], ties: st
             continue
         s_true, s_foil = (_f32(s) for s in scores[it.probe.probe_id])
         credit, tie = metrics.decide(s_true, s_foil, it.probe.task, ties, it.probe.probe_id, logit_scale)
-        rows.append({
+        row = {
             "probe_id": it.probe.probe_id,
             "task": it.probe.task,
             "dataset": it.clip.dataset,
@@ -113,5 +113,9 @@ def predictions_for(plan: Plan, scores: dict[str, tuple[float, float]], ties: st
             "s_foil": s_foil,
             "decision": credit,
             "tie": bool(tie),
-        })
+        }
+        relation = (it.probe.edit or {}).get("relation") if it.probe.task == "action_antonym" else None
+        if relation:  # what an AA foil contrasts (absent for other tasks and older probe sets)
+            row["relation"] = relation
+        rows.append(row)
     return rows
