@@ -448,7 +448,7 @@ def encode_texts(model: Any, texts: list[str], cache: EmbeddingCache, rt: Runtim
                  progress: Any = None) -> None:
     """Encode (and commit) every text of this rank's shard that is not cached yet."""
     todo = [t for t in texts if text_key(t) not in cache and _shard_of(text_key(t), rt.world) == rt.rank]
-    task = progress.add_task("texts", total=len(todo)) if progress else None
+    task = progress.add_task(f"{getattr(model, 'name', 'model')}: texts", total=len(todo)) if progress else None
     shape = None
     for b, start in enumerate(range(0, len(todo), batch_size), 1):
         chunk = todo[start : start + batch_size]
@@ -651,11 +651,9 @@ def _fingerprint(model: Any) -> dict[str, Any]:
 def _progress(enabled: bool):
     if not enabled:
         return contextlib.nullcontext(None)
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from actionbench.progress import progress_bar
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    console=Console(stderr=True), transient=False)
+    return progress_bar()
 
 
 @dataclass
@@ -724,7 +722,7 @@ def encode_shard(scoring: Scoring, plan: Plan, store: EmbeddingCache, rt: Runtim
         with _progress(progress and rt.is_main) as bar:
             if scoring.kind == "dual" and not scoring.by_probe:
                 encode_texts(model, plan.texts, store, rt, 4 * batch_size, bar)
-            task = bar.add_task("videos", total=len(todo)) if bar else None
+            task = bar.add_task(f"{getattr(model, 'name', 'model')}: videos", total=len(todo)) if bar else None
             jobs = [_DecodeJob(str(u.path), u.start, u.end) for u, _ in todo]
             preprocess = None if scoring.by_probe else model.preprocess
             for got in decode_stream(jobs, spec, preprocess, workers=workers, batch_size=batch_size):

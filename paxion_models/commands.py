@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from actionbench.tables import print_table
+
 app = typer.Typer(name="train", help="Train the Paxion reference models (mini backbone, Knowledge Patcher, Knowledge Fuser).",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)  # fmt: skip
 console = Console()
@@ -45,7 +47,7 @@ def _summary(title: str, rows: dict[str, object]) -> None:
     table = Table(title=title, show_header=False)
     for k, v in rows.items():
         table.add_row(k, str(v))
-    console.print(table)
+    print_table(console, table)
 
 
 @app.command("backbone")

@@ -289,16 +289,7 @@ def _gather_objects(x: torch.Tensor) -> list[torch.Tensor]:
 
 
 def _progress(enabled: bool):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    """Counts, rates and the running loss: a live bar in a terminal, plain periodic lines in a log."""
+    from actionbench.progress import progress_bar
 
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(), TimeRemainingColumn(), disable=not enabled,
-    )  # fmt: skip
+    return progress_bar(enabled, info=True)

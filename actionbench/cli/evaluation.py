@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from actionbench.cli import app, console, err_console, fail
+from actionbench.tables import print_table, to_plain
 
 TASK_COLUMNS = (("action_antonym", "AA"), ("video_reversal", "VR"), ("object_replacement", "OR"))
 
@@ -84,7 +88,7 @@ def eval_command(
     )
     if int(os.environ.get("RANK", "0")) != 0:
         return  # under torchrun only rank 0 reports
-    console.print(results_table(results))
+    print_table(console, results_table(results))
     console.print(f"bundle: {out}")
     if results["missing"]:
         n = sum(len(m["probe_ids"]) for m in results["missing"])
@@ -97,22 +101,50 @@ def eval_command(
                  "(pass --allow-missing to accept)", code=1)
 
 
-@app.command("models")
-def models_command() -> None:
-    """List the models that can be evaluated: built-ins, controls and installed plugins."""
-    from actionbench.models.registry import load_registry
+class ListFormat(str, Enum):
+    table = "table"
+    plain = "plain"
+    json = "json"
 
-    registry = load_registry()
+
+def _listed(registry) -> list[tuple[str, Any]]:
+    """(name, spec) of every model: built-ins first, then plugins, each by name."""
+    return sorted(registry.specs.items(), key=lambda kv: (kv[1].source != "built-in", kv[0]))
+
+
+def models_table(registry) -> Table:
     table = Table(title="models", title_justify="left")
     table.add_column("name")
     table.add_column("description")
     table.add_column("weights needed")
     table.add_column("source")
-    for name, spec in sorted(registry.specs.items(), key=lambda kv: (kv[1].source != "built-in", kv[0])):
-        table.add_row(f"{name}:<...>" if spec.prefix else name, spec.description, spec.weights, spec.source)
-    console.print(table)
-    console.print("any model also runs as [bold]path/to/file.py:factory[/]; controls wrap any name, "
-                  "e.g. blind:clip:ViT-B-32")
+    for name, spec in _listed(registry):
+        table.add_row(escape(f"{name}:<...>" if spec.prefix else name), escape(spec.description), escape(spec.weights),
+                      escape(spec.source))
+    return table
+
+
+@app.command("models")
+def models_command(
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", help="table (rich where it fits the terminal, "
+                                   "else plain), plain (aligned text, nothing cut) or json (for scripts)"),
+) -> None:
+    """List the models that can be evaluated: built-ins, controls and installed plugins."""
+    from actionbench.models.registry import load_registry
+
+    registry = load_registry()
+    table = models_table(registry)
+    if fmt == ListFormat.json:
+        rows = [{"name": name, "wraps_a_model": bool(spec.prefix), "description": spec.description,
+                 "weights_needed": spec.weights, "source": spec.source} for name, spec in _listed(registry)]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif fmt == ListFormat.plain:
+        print(to_plain(table), end="")
+    else:
+        print_table(console, table)
+    if fmt != ListFormat.json:
+        console.print("any model also runs as path/to/file.py:factory; controls wrap any name, "
+                      "e.g. blind:clip:ViT-B-32", markup=False, highlight=False)
     for name, error in sorted(registry.broken.items()):
         err_console.print(f"[yellow]warning:[/] plugin {name!r} failed to load: {error}", highlight=False)
     for note in registry.shadowed:

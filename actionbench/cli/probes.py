@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from actionbench.cli import app, console, fail
+from actionbench.tables import print_table
 
 lexicon_app = typer.Typer(help="Inspect and rebuild the project's lexicon.", no_args_is_help=True)
 app.add_typer(lexicon_app, name="lexicon")
@@ -81,7 +82,7 @@ def build_probes_cmd(
         ps = build_probes(result.clips, dataset=dataset.value, split=split, seed=seed, parameters=params,
                           skipped=result.skipped, workers=workers)
     ps.save(out)
-    console.print(counts_table([(f"{dataset.value} {split} ({ps.probeset_id})", ps.manifest.counts)]))
+    print_table(console, counts_table([(f"{dataset.value} {split} ({ps.probeset_id})", ps.manifest.counts)]))
     console.print(f"{result.total_records} records read, {len(result.clips)} clips; probe set written to {out}")
     if report:
         from actionbench.probes.report import audit, render
@@ -104,7 +105,7 @@ def import_released_cmd(
     split = split or ("val" if dataset == Dataset.ssv2 else "test")
     ps = import_released(annotations, dataset.value, split)
     ps.save(out)
-    console.print(counts_table([(f"released {dataset.value} {split} ({ps.probeset_id})", ps.manifest.counts)]))
+    print_table(console, counts_table([(f"released {dataset.value} {split} ({ps.probeset_id})", ps.manifest.counts)]))
     if report:
         from actionbench.probes.report import audit, render
 
@@ -149,7 +150,7 @@ def doctor_cmd(
             t.add_column("error")
             for b in report.bad:
                 t.add_row(escape(b.clip_id), escape(b.video), escape(b.error))
-            console.print(t)
+            print_table(console, t)
         else:
             console.print(f"{folder}: all {report.checked} videos decode ({report.decoder})")
     if bad_total:
