@@ -37,6 +37,8 @@ SUBMISSION_FILE = "submission.json"
 SUBMISSION_SCHEMA_VERSION = "1.0"
 SOURCES = ("measured", "reported")
 BACKBONE_METHOD = "Backbone"  # the method name of a group's frozen-backbone row
+REFERENCE_GROUP = "reference"  # the group of rows that are no model's: chance
+REFERENCE_ROWS = {"chance": "chance (random scores)"}
 CONTROL_PREFIXES = ("first-frame", "last-frame", "blind")  # harness controls wrap a model: `blind:clip:...`
 
 SUBMISSION_SCHEMA = {
@@ -146,6 +148,8 @@ def submission_from_results(results: dict[str, Any]) -> Submission:
     prefix, _, rest = name.partition(":")
     if prefix in CONTROL_PREFIXES and rest:
         backbone, method = rest, f"{prefix} control"
+    elif name in REFERENCE_ROWS:  # not a backbone: a reference line of its own
+        backbone, method = REFERENCE_GROUP, REFERENCE_ROWS[name]
     else:
         backbone, method = name, BACKBONE_METHOD
     return Submission(

@@ -12,8 +12,10 @@ open_clip model-config JSON file (registered under its file stem).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,26 @@ def sha256_file(path: str | Path) -> str:
             h.update(chunk)
     return h.hexdigest()
 
+
+
+class _RandomInitNotice(logging.Filter):
+    """Drops open_clip's root-logger line for a random init the user asked for (no `pretrained`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("No pretrained weights loaded")
+
+
+@contextlib.contextmanager
+def _quiet_random_init(asked: bool):
+    if not asked:
+        yield
+        return
+    notice = _RandomInitNotice()
+    logging.getLogger().addFilter(notice)
+    try:
+        yield
+    finally:
+        logging.getLogger().removeFilter(notice)
 
 class ClipFrameMean(VideoTextModel):
     """open_clip image tower per frame, mean-pooled over time; open_clip text tower; cosine similarity."""
@@ -76,7 +98,7 @@ class ClipFrameMean(VideoTextModel):
             kwargs["force_image_size"] = int(image_size)
         try:
             # Random init must be the same in every process (sharded runs) and every run (the cache).
-            with torch.random.fork_rng(devices=[]):
+            with torch.random.fork_rng(devices=[]), _quiet_random_init(pretrained is None):
                 torch.manual_seed(int(seed))
                 self.model = open_clip.create_model(arch_name, pretrained=pretrained, **kwargs)
         except Exception as e:
