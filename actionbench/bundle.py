@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from actionbench.files import atomic_write, read_jsonl
+from actionbench.files import atomic_write, malformed_json, read_jsonl
 
 SCHEMA_VERSION = "1.0"
 RESULTS_FILE = "results.json"
@@ -240,7 +240,7 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        raise BundleError(f"{path}:{e.lineno}: malformed JSON ({e.msg})") from None
+        raise BundleError(malformed_json(path, e)) from None
     except UnicodeDecodeError:
         raise BundleError(f"{path}: not UTF-8 text") from None
 

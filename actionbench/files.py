@@ -41,6 +41,11 @@ def atomic_write(path: str | Path, data: bytes | str) -> None:
     _fsync_dir(path.parent)
 
 
+def malformed_json(path: str | Path, e: json.JSONDecodeError, lineno: int | None = None) -> str:
+    """'file:line:column: malformed JSON (reason)' for a parse error (`lineno`: the line of a JSON Lines record)."""
+    return f"{path}:{lineno if lineno is not None else e.lineno}:{e.colno}: malformed JSON ({e.msg})"
+
+
 def read_jsonl(path: str | Path, error: type[Exception] = ValueError) -> Iterator[tuple[int, Any]]:
     """(line number, record) for each non-blank line; a malformed line raises `error("file:line: ...")`."""
     path = Path(path)
@@ -51,4 +56,4 @@ def read_jsonl(path: str | Path, error: type[Exception] = ValueError) -> Iterato
             try:
                 yield lineno, json.loads(line)
             except json.JSONDecodeError as e:
-                raise error(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
+                raise error(malformed_json(path, e, lineno)) from None

@@ -56,6 +56,15 @@ def results_table(results: dict[str, Any]) -> Table:
     return table
 
 
+def _probe_count(folder: Path) -> int | None:
+    """Probes in a probe set by its manifest, or None when the folder cannot tell (loading it will say why)."""
+    try:
+        counts = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["counts"]
+        return sum(int(counts.get(task, 0)) for task, _ in TASK_COLUMNS)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 @app.command("eval")
 def eval_command(
     model: str = typer.Option(..., "--model", help="registry name (see `actionbench models`) or path/to/file.py:factory"),
@@ -75,10 +84,18 @@ def eval_command(
     amp: str = typer.Option("auto", "--amp", help="mixed precision on CUDA: auto, bf16, fp16 or off"),
     bootstrap_seed: int = typer.Option(0, "--bootstrap-seed"),
     bootstrap_size: int = typer.Option(1000, "--bootstrap-size"),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help="write a bundle even when the probe sets hold "
+                                     "no probes (otherwise an error, exit 2)"),
 ) -> None:
     """Score a model on ActionBench probe sets and write a result bundle (results.json + predictions.jsonl)."""
     from actionbench.evaluate import command_line, evaluate
     from actionbench.models.registry import parse_model_args
+
+    empty = [folder for folder in probes if _probe_count(folder) == 0]
+    if empty and not allow_empty:
+        fail(f"{empty[0]}: an empty probe set (0 probes), nothing to score; pass --allow-empty to write an empty "
+             "bundle" if len(empty) == len(probes) else
+             f"{empty[0]}: an empty probe set (0 probes); leave it out, or pass --allow-empty")
 
     args = parse_model_args(model_arg, checkpoint)
     results, _ = evaluate(

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from actionbench.datasets.records import SPLITS, AnnotationError, ReadResult, ego4d_split
-from actionbench.files import read_jsonl
+from actionbench.files import malformed_json, read_jsonl
 from actionbench.lexicon.ego4d import verb_lemma
 from actionbench.probes.schema import Clip, ObjectSlot
 from actionbench.probes.text import Token, tokenize
@@ -494,7 +494,7 @@ def read_narrations(path: str | Path, split: str = "all", alpha: float = 4.9) ->
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        raise AnnotationError(f"{path}:{e.lineno}: malformed JSON ({e.msg})") from None
+        raise AnnotationError(malformed_json(path, e)) from None
     if not isinstance(data, dict):
         raise AnnotationError(f"{path}: expected an object keyed by video_uid, got {type(data).__name__}")
     skipped: Counter[str] = Counter()

@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from actionbench.datasets.records import AnnotationError, ReadResult
+from actionbench.files import malformed_json
 from actionbench.probes.schema import Clip, ObjectSlot
 from actionbench.probes.text import tokenize
 
@@ -98,7 +99,7 @@ def _load_json(path: Path):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        raise AnnotationError(f"{path}:{e.lineno}: malformed JSON ({e.msg})") from None
+        raise AnnotationError(malformed_json(path, e)) from None
 
 
 def load_labels(path: Path) -> dict[str, str]:

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from actionbench.files import malformed_json
 from actionbench.models.protocol import ModelError, ModelSpec, Preprocess, VideoTextModel
 
 
@@ -79,7 +80,7 @@ class ClipFrameMean(VideoTextModel):
             try:
                 json.loads(config.read_text(encoding="utf-8"))
             except json.JSONDecodeError as e:
-                raise ModelError(f"clip: model config {config}:{e.lineno}: malformed JSON ({e.msg})") from None
+                raise ModelError(f"clip: model config {malformed_json(config, e)}") from None
             open_clip.add_model_config(config)
             arch_name = config.stem
             config_hash = sha256_file(config)[:16]
