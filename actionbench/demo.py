@@ -103,14 +103,16 @@ def evaluate_rows(
     sets: dict[str, tuple[Path, Path]],
     out: Path,
     console: Console,
+    datasets: tuple[str, ...] = DEMO_SETS,
 ) -> list[Path]:
-    """Evaluate each (bundle name, model, model args, limit) on the demo's validation sets; returns bundle dirs.
-    Complete runs go to `out/runs/`, subset runs (a limit) to `out/subset-runs/`."""
+    """Evaluate each (bundle name, model, model args, limit) on the demo's validation sets (or on `datasets` of
+    them: a model trained per dataset is scored on its own); returns bundle dirs. Complete runs go to `out/runs/`,
+    subset runs (a limit) to `out/subset-runs/`."""
     from actionbench.cli.evaluation import results_table
     from actionbench.evaluate import evaluate
 
-    probes = [sets[name][0] for name in DEMO_SETS]
-    videos = [sets[name][1] for name in DEMO_SETS]
+    probes = [sets[name][0] for name in datasets]
+    videos = [sets[name][1] for name in datasets]
     bundles = []
     for name, model, args, limit in rows:
         bundle = out / (RUNS if limit is None else SUBSET_RUNS) / run_folder(name)
