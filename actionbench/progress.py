@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.progress import (
@@ -30,6 +31,7 @@ from rich.progress import (
 from rich.table import Column
 from rich.text import Text
 
+T = TypeVar("T")
 EVERY_SECONDS = float(os.environ.get("ACTIONBENCH_PROGRESS_EVERY", "15"))  # log lines per task, at most this often
 
 
@@ -130,6 +132,14 @@ class LoggedProgress(Progress):
         for task_id in list(self._tasks):
             self._log(task_id, force=True)  # where each task stopped, once
         super().stop()
+
+
+def tracked(bar: Progress, items: Iterable[T], total: int, description: str) -> Iterator[T]:
+    """The items, advancing a new task of `bar` as each one is taken."""
+    task = bar.add_task(description, total=total)
+    for item in items:
+        yield item
+        bar.advance(task)
 
 
 def progress_bar(enabled: bool = True, console: Console | None = None, *, info: bool = False,
