@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from actionbench.files import atomic_write, malformed_json, read_jsonl
+from actionbench.tasks import PROBE_TASKS
 
 SCHEMA_VERSION = "1.0"
 RESULTS_FILE = "results.json"
@@ -137,7 +138,7 @@ def check(value: Any, spec: Any, file: str | Path) -> None:
 
 # ------------------------------------------------------------------------------------------ the schema
 
-TASK_NAMES = ("action_antonym", "video_reversal", "object_replacement")
+TASK_NAMES = PROBE_TASKS  # from the task table
 TIE_POLICIES = ("half", "strict", "paper")
 Interval = [Number]
 

@@ -59,10 +59,10 @@ class StageClock:
 
 def build_mini_probes(out: Path, seed: int, size: str, console: Console) -> dict[str, tuple[Path, Path]]:
     """Generate the mini benchmark and build its probe sets; returns {name: (probe-set folder, videos root)}."""
-    from actionbench.cli.probes import counts_table
     from actionbench.datasets.mini import generate_mini
     from actionbench.probes.schema import ProbeSet
     from actionbench.progress import progress_bar
+    from actionbench.tables import counts_table
 
     with progress_bar() as bar:
         task = bar.add_task("writing the mini benchmark's videos", total=None)
@@ -78,7 +78,7 @@ def build_mini_probes(out: Path, seed: int, size: str, console: Console) -> dict
 def mini_probe_sets(data: Path, out: Path) -> dict[str, tuple[Path, Path]]:
     """The mini benchmark's train and validation probe sets (built once; object foils from its own objects):
     {"ssv2-train" | "ssv2-val" | "ego4d-train" | "ego4d-val": (probe-set folder, videos root)}."""
-    from actionbench.cli.probes import read_annotations
+    from actionbench.datasets.read import read_annotations
     from actionbench.probes.build import build_probes
 
     sets: dict[str, tuple[Path, Path]] = {}
@@ -108,8 +108,8 @@ def evaluate_rows(
     """Evaluate each (bundle name, model, model args, limit) on the demo's validation sets (or on `datasets` of
     them: a model trained per dataset is scored on its own); returns bundle dirs. Complete runs go to `out/runs/`,
     subset runs (a limit) to `out/subset-runs/`."""
-    from actionbench.cli.evaluation import results_table
-    from actionbench.evaluate import evaluate
+    from actionbench.runner import evaluate
+    from actionbench.tables import results_table
 
     probes = [sets[name][0] for name in datasets]
     videos = [sets[name][1] for name in datasets]

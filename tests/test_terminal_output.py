@@ -15,10 +15,9 @@ import pytest
 from rich.console import Console
 from test_leaderboard import make_entry, make_probeset
 
-from actionbench.cli.evaluation import results_table
 from actionbench.leaderboard import render_terminal
 from actionbench.progress import progress_bar
-from actionbench.tables import print_table, table_rows
+from actionbench.tables import print_table, results_table, table_rows
 
 NUMBER = re.compile(r"\d[\d,.]*")
 

@@ -12,55 +12,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from actionbench import tasks
 from actionbench.cli import app, console, err_console, fail
-from actionbench.tables import print_table, to_plain
-
-TASK_COLUMNS = (("action_antonym", "AA"), ("video_reversal", "VR"), ("object_replacement", "OR"))
-
-
-def results_table(results: dict[str, Any]) -> Table:
-    """One row per dataset: accuracy and 95% interval per task, the consistent score, ties and missing."""
-    model = results["model"]["name"]
-    title = f"{model} · ties={results['ties']}"
-    if results.get("subset"):
-        title += f" · subset of {results['subset']['limit']} probes"
-    if results.get("partial"):
-        title += " · PARTIAL"
-    table = Table(title=title, title_justify="left")
-    table.add_column("dataset")
-    for _, short in TASK_COLUMNS:
-        table.add_column(short, justify="right")
-    table.add_column("consistent", justify="right")
-    table.add_column("n", justify="right")
-    table.add_column("ties", justify="right")
-    table.add_column("missing", justify="right")
-    for dataset, cells in sorted(results["results"].items()):
-        row = [dataset]
-        for task, _ in TASK_COLUMNS:
-            cell = cells.get(task)
-            if cell is None or cell["n"] == 0:
-                row.append("-")
-            elif task == "video_reversal" and cell.get("temporally_blind"):
-                row.append("[dim]temporally blind[/]")
-            else:
-                lo, hi = cell["ci95"]
-                row.append(f"{cell['accuracy']:.1f} [dim]({lo:.1f}-{hi:.1f})[/]")
-        cons = results.get("consistent", {}).get(dataset)
-        row.append("-" if cons is None or results.get("temporally_blind") else f"{cons['accuracy']:.1f}")
-        n = sum(c["n"] for c in cells.values())
-        ties = sum(c["tie_rate"] * c["n"] for c in cells.values())
-        row.append(str(n))
-        row.append(f"{100 * ties / n:.1f}%" if n else "-")
-        row.append(str(sum(c.get("missing", 0) for c in cells.values())))
-        table.add_row(*row)
-    return table
+from actionbench.tables import print_table, results_table, to_plain
 
 
 def _probe_count(folder: Path) -> int | None:
     """Probes in a probe set by its manifest, or None when the folder cannot tell (loading it will say why)."""
     try:
         counts = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["counts"]
-        return sum(int(counts.get(task, 0)) for task, _ in TASK_COLUMNS)
+        return sum(int(counts.get(task, 0)) for task in tasks.PROBE_TASKS)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -88,8 +49,8 @@ def eval_command(
                                      "no probes (otherwise an error, exit 2)"),
 ) -> None:
     """Score a model on ActionBench probe sets and write a result bundle (results.json + predictions.jsonl)."""
-    from actionbench.evaluate import command_line, evaluate
     from actionbench.models.registry import parse_model_args
+    from actionbench.runner import command_line, evaluate
 
     empty = [folder for folder in probes if _probe_count(folder) == 0]
     if empty and not allow_empty:

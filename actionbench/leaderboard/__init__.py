@@ -8,9 +8,8 @@ Typical use::
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from actionbench.leaderboard.compare import Comparison, compare_entries
+from actionbench.leaderboard.load import load_leaderboard
 from actionbench.leaderboard.submission import Entry, Submission, SubmissionError, load_entries, load_entry
 from actionbench.leaderboard.table import Leaderboard, build_leaderboard
 from actionbench.leaderboard.terminal import render_terminal
@@ -29,24 +28,6 @@ __all__ = [
     "ValidationError", "build_leaderboard", "check_mixing", "compare_entries", "load_entries", "load_entry",
     "load_leaderboard", "render", "render_terminal", "validate_entries", "validate_entry",
 ]
-
-
-def load_leaderboard(
-    roots: list[str | Path] | str | Path,
-    *,
-    check: bool = True,
-    index: ProbeSetIndex | None = None,
-    allow_mixed: bool = False,
-    seed: int = 0,
-    bootstrap_size: int = 2000,
-) -> Leaderboard:
-    """Load every entry under `roots`, validate measured ones (when `check`), and build the table."""
-    entries = load_entries(roots)
-    if check:
-        for e in entries:
-            validate_entry(e, index)
-    notes = check_mixing(entries, allow_mixed=allow_mixed)
-    return build_leaderboard(entries, seed=seed, bootstrap_size=bootstrap_size, notes=notes)
 
 
 def render(board: Leaderboard, fmt: str, *, plain: bool = False) -> str:

@@ -49,7 +49,7 @@ def render_terminal(bundle_dirs: list[str | Path] | str | Path, *, check: bool =
     With `check`, measured entries are validated first (complete run, decisions follow from scores,
     metrics recompute from predictions); a failure raises ValidationError.
     """
-    from actionbench.leaderboard import load_leaderboard
+    from actionbench.leaderboard.load import load_leaderboard
 
     board = load_leaderboard(bundle_dirs, check=check, allow_mixed=True, seed=seed, bootstrap_size=bootstrap_size)
     return to_rich(board)

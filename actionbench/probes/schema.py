@@ -13,12 +13,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from actionbench import PROTOCOL_VERSION
 from actionbench.files import read_jsonl
 from actionbench.ids import canonical_json, stable_hash
+from actionbench.tasks import PROBE_TASKS, short
+from actionbench.version import PROTOCOL_VERSION
 
-TASKS = ("action_antonym", "video_reversal", "object_replacement")
-TASK_SHORT = {"action_antonym": "AA", "video_reversal": "VR", "object_replacement": "OR"}
+TASKS = PROBE_TASKS  # the task table's probe tasks (actionbench.tasks), kept under the old name
+TASK_SHORT = {t: short(t) for t in PROBE_TASKS}
 BUILDER_VERSION = "1.0"
 
 
@@ -166,7 +167,7 @@ class ProbeSet:
     ) -> ProbeSet:
         """Sort, count, hash: the one way a ProbeSet is made."""
         clips = sorted(clips, key=lambda c: c.clip_id)
-        order = {t: i for i, t in enumerate(TASKS)}
+        order = {t: i for i, t in enumerate(PROBE_TASKS)}
         probes = sorted(probes, key=lambda p: (order[p.task], p.clip_id, p.probe_id))
         ids = [p.probe_id for p in probes]
         if len(set(ids)) != len(ids):
@@ -178,7 +179,7 @@ class ProbeSet:
             raise ProbeSetError(f"duplicate clip_id {dup}")
         clips_text = _dump_jsonl([c.to_dict() for c in clips])
         probes_text = _dump_jsonl([p.to_dict() for p in probes])
-        counts = {t: 0 for t in TASKS}
+        counts = {t: 0 for t in PROBE_TASKS}
         counts.update(Counter(p.task for p in probes))
         counts["clips"] = len(clips)
         pid = stable_hash(clips_text, probes_text, lexicon_version, parameters, PROTOCOL_VERSION)
@@ -231,7 +232,7 @@ class ProbeSet:
         for p in probes:
             if p.clip_id not in known:
                 raise ProbeSetError(f"{folder / 'probes.jsonl'}: probe {p.probe_id} names unknown clip {p.clip_id}")
-            if p.task not in TASKS:
+            if p.task not in PROBE_TASKS:
                 raise ProbeSetError(f"{folder / 'probes.jsonl'}: probe {p.probe_id} has unknown task {p.task!r}")
         return cls(clips, probes, manifest)
 
