@@ -103,10 +103,14 @@ def summary_lines(a: Audit, name: str) -> list[str]:
     else:
         lines.append(f"{name}: {clips:,} clips")
     lines.append("  probes: " + ", ".join(f"{t} {a.counts.get(t, 0):,}" for t in TASKS))
+    shown: dict[tuple, list[str]] = {}  # tasks that dropped the same clips for the same reasons share a line
     for task in TASKS:
-        drops = a.task_drops(task)
+        drops = _by_kind(a.task_drops(task))
         if drops:
-            lines.append(f"  {task}: {sum(drops.values()):,} clips without a probe ({_reasons(drops, 3)})")
+            shown.setdefault(tuple(sorted(drops.items())), []).append(task)
+    for key, tasks in shown.items():
+        drops = dict(key)
+        lines.append(f"  {' and '.join(tasks)}: {sum(drops.values()):,} clips without a probe ({_reasons(drops, 3)})")
     if a.antonym_kinds:
         lines.append("  action_antonym foils: " + ", ".join(f"{k} {n:,}" for k, n in sorted(a.antonym_kinds.items())))
     for task, row in a.surface.items():
@@ -114,6 +118,14 @@ def summary_lines(a: Audit, name: str) -> list[str]:
                      f"{row['mean tokens (foil - text)']:+.2f} tokens, same token count {row['same token count (%)']:.1f}%, "
                      f"case differs {row['case differs (%)']:.1f}%")
     return lines
+
+
+def _by_kind(counts: dict[str, int]) -> dict[str, int]:
+    """Reasons summed by their kind: "verb without antonym: move" and "...: drag" -> "verb without antonym"."""
+    out: Counter[str] = Counter()
+    for reason, n in counts.items():
+        out[reason.split(": ", 1)[0]] += n
+    return dict(out)
 
 
 def _reasons(counts: dict[str, int], top: int | None = None) -> str:
