@@ -76,7 +76,7 @@ def status_line(task: Task) -> str:
     """One plain line: description, done/total (percent), rate, elapsed, time left, info."""
     if task.total is None and not task.completed:
         return f"{task.description}: started"
-    parts = [f"{task.completed:,.0f}/{task.total:,.0f} ({task.percentage:.0f}%)" if task.total else
+    parts = [f"{task.completed:,.0f}/{task.total:,.0f} ({int(task.percentage)}%)" if task.total else
              f"{task.completed:,.0f}"]
     rate = _rate(task)
     if rate:
