@@ -1,7 +1,9 @@
-"""Files the harness writes and reads: atomic writes, and JSON-lines with errors that name the file and line."""
+"""Files the harness writes and reads: atomic writes, file digests, and JSON / JSON-lines with errors that name
+the file and line."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -41,9 +43,31 @@ def atomic_write(path: str | Path, data: bytes | str) -> None:
     _fsync_dir(path.parent)
 
 
+def sha256_file(path: str | Path, length: int | None = None) -> str:
+    """The SHA-256 of a file's bytes (hex; the first `length` digits when given), read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()[:length] if length else h.hexdigest()
+
+
 def malformed_json(path: str | Path, e: json.JSONDecodeError, lineno: int | None = None) -> str:
     """'file:line:column: malformed JSON (reason)' for a parse error (`lineno`: the line of a JSON Lines record)."""
     return f"{path}:{lineno if lineno is not None else e.lineno}:{e.colno}: malformed JSON ({e.msg})"
+
+
+def read_json(path: str | Path, error: type[Exception] = ValueError) -> Any:
+    """Parse a JSON file; a missing, non-UTF-8 or malformed file raises `error("file[:line:column]: ...")`, one line."""
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path}: missing")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise error(malformed_json(path, e)) from None
+    except UnicodeDecodeError:
+        raise error(f"{path}: not UTF-8 text") from None
 
 
 def read_jsonl(path: str | Path, error: type[Exception] = ValueError) -> Iterator[tuple[int, Any]]:

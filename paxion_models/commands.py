@@ -16,8 +16,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from actionbench.tables import print_table
-
 app = typer.Typer(name="train", help="Train the Paxion reference models (mini backbone, Knowledge Patcher, Knowledge Fuser).",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)  # fmt: skip
 console = Console()
@@ -38,7 +36,7 @@ def _sources(probes: list[Path] | None, videos: list[Path] | None, data: Path | 
 
 
 def _parse_args(pairs: list[str] | None) -> dict:
-    from actionbench.models.registry import parse_model_args
+    from actionbench.models import parse_model_args
 
     return parse_model_args(pairs or [])
 
@@ -47,7 +45,7 @@ def _summary(title: str, rows: dict[str, object]) -> None:
     table = Table(title=title, show_header=False)
     for k, v in rows.items():
         table.add_row(k, str(v))
-    print_table(console, table)
+    console.print(table)
 
 
 @app.command("backbone")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from actionbench.datasets.records import SPLITS, AnnotationError, ReadResult, ego4d_split
-from actionbench.files import malformed_json, read_jsonl
+from actionbench.files import read_json, read_jsonl
 from actionbench.probes.narration import Narration as Narration  # re-exported: readers' callers use them
 from actionbench.probes.narration import clean_text as clean_text
 from actionbench.probes.narration import parse_narration as parse_narration
@@ -258,10 +258,7 @@ def read_narrations(path: str | Path, split: str = "all", alpha: float = 4.9) ->
     path = Path(path)
     if not path.is_file():
         raise AnnotationError(f"{path}: no such annotation file")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise AnnotationError(malformed_json(path, e)) from None
+    data = read_json(path, AnnotationError)
     if not isinstance(data, dict):
         raise AnnotationError(f"{path}: expected an object keyed by video_uid, got {type(data).__name__}")
     skipped: Counter[str] = Counter()

@@ -18,6 +18,7 @@ from typing import Any
 
 from actionbench.datasets.records import AnnotationError
 from actionbench.datasets.ssv2 import read_ssv2
+from actionbench.files import read_json
 from actionbench.probes.schema import Clip, Probe, ProbeSet, probe_id_for, seed_key
 from actionbench.tasks import AA, OR, VR
 from actionbench.tasks import PROBE_TASKS as TASKS
@@ -80,7 +81,7 @@ def _ssv2(path: Path) -> tuple[list[Clip], list[dict[str, Any]]]:
     if result.skipped:
         reason, _ = result.skipped.most_common(1)[0]
         raise AnnotationError(f"{path}: {sum(result.skipped.values())} records not importable ({reason})")
-    records = json.loads(path.read_text(encoding="utf-8"))
+    records = read_json(path, AnnotationError)
     clips = [
         Clip(**{**c.to_dict(), "objects": (), "text": str(r["label"]), "raw_text": str(r["label"])})
         for c, r in zip(result.clips, records, strict=True)

@@ -11,12 +11,11 @@ annotator's label is kept as `raw_text`. Videos are `<id>.webm`.
 from __future__ import annotations
 
 import csv
-import json
 from collections import Counter
 from pathlib import Path
 
 from actionbench.datasets.records import AnnotationError, ReadResult
-from actionbench.files import malformed_json
+from actionbench.files import read_json
 from actionbench.probes.schema import Clip, ObjectSlot
 from actionbench.probes.templates import SLOT as SLOT  # re-exported: the readers' callers use them
 from actionbench.probes.templates import Piece as Piece
@@ -51,10 +50,7 @@ def object_slots(template: str, text: str, pieces: list[Piece], placeholders: li
 
 
 def _load_json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise AnnotationError(malformed_json(path, e)) from None
+    return read_json(path, AnnotationError)
 
 
 def load_labels(path: Path) -> dict[str, str]:

@@ -13,7 +13,6 @@ open_clip model-config JSON file (registered under its file stem).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -22,18 +21,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from actionbench.files import malformed_json
+from actionbench.files import malformed_json, sha256_file
 from actionbench.models.protocol import ModelError, ModelSpec, Preprocess, VideoTextModel
-
-
-def sha256_file(path: str | Path) -> str:
-    """The sha256 of a file, read in chunks (checkpoints are large)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 
 class _RandomInitNotice(logging.Filter):
@@ -54,6 +43,7 @@ def _quiet_random_init(asked: bool):
         yield
     finally:
         logging.getLogger().removeFilter(notice)
+
 
 class ClipFrameMean(VideoTextModel):
     """open_clip image tower per frame, mean-pooled over time; open_clip text tower; cosine similarity."""

@@ -28,9 +28,7 @@ class Runtime:
         return self.rank == 0
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        if self.amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+        return autocast(self.device, self.amp_dtype)
 
     def gather(self, obj: Any) -> list[Any]:
         """Every process's `obj`, in rank order."""
@@ -90,10 +88,17 @@ def shard_of(key: str, world: int) -> int:
     return int(key[:12], 16) % world
 
 
-def progress_bar(enabled: bool):
-    """Counts and rates: a live bar in a terminal, plain periodic lines in a log (see actionbench.progress)."""
-    if not enabled:
-        return contextlib.nullcontext(None)
+def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    """Mixed precision in `dtype` on CUDA; nothing elsewhere, or when `dtype` is None."""
+    if dtype is None or device.type != "cuda":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def progress_bar(enabled: bool, *, info: bool = False) -> Any:
+    """Counts and rates on stderr: a live bar in a terminal, plain periodic lines in a log (see
+    actionbench.progress); a disabled one when not `enabled` (add_task and advance still work). `info`: a column
+    for each task's `info` field (training shows its loss there)."""
     from actionbench.progress import progress_bar as bar
 
-    return bar()
+    return bar(enabled, info=info)
