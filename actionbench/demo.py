@@ -1,19 +1,31 @@
-"""The demo pipeline: mini data -> probes -> evaluation -> (Paxion training) -> leaderboard.
+"""The demo pipeline: mini data -> probes -> evaluation -> (Paxion training) -> leaderboard files.
 
 Stages that need optional parts run only when those are installed: the Paxion training stages come from the
 `actionbench.demo` entry-point group (installed with `paxion_models`); actionbench never imports paxion_models.
+
+Every stage reports progress (a live bar in a terminal, plain periodic lines in a log) and its time; the demo
+ends by writing `leaderboard.md` and `leaderboard.html` into its folder. Complete runs (the leaderboard's) go to
+`runs/`, the random-init CLIP rows scored on a subset to `subset-runs/`, so `leaderboard validate runs/` and
+`leaderboard render runs/` take the whole folder.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from actionbench.tables import print_table
+
 DEMO_SETS = ("ssv2-val", "ego4d-val")  # a Table-1 row needs both datasets
 CLIP_SUBSET = 160  # random-init ViT-B-32 on CPU: a deterministic subset keeps the demo within minutes
+RUNS, SUBSET_RUNS = "runs", "subset-runs"
+LEADERBOARD_FILES = ("leaderboard.md", "leaderboard.html")
 
 
 def _paxion_stages():
@@ -26,18 +38,40 @@ def _paxion_stages():
     return None
 
 
+class StageClock:
+    """Times the demo's stages and prints each one's time as it ends."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        self.console.rule(name)
+        t0 = time.perf_counter()
+        yield
+        self.seconds[name] = time.perf_counter() - t0
+        self.console.print(f"{name}: done in {self.seconds[name]:.0f} s", highlight=False)
+
+    def summary(self) -> str:
+        return ", ".join(f"{name} {s:.0f} s" for name, s in self.seconds.items())
+
+
 def build_mini_probes(out: Path, seed: int, size: str, console: Console) -> dict[str, tuple[Path, Path]]:
     """Generate the mini benchmark and build its probe sets; returns {name: (probe-set folder, videos root)}."""
     from actionbench.datasets.mini import generate_mini
     from actionbench.probes.schema import ProbeSet
+    from actionbench.progress import progress_bar
     from actionbench.tables import counts_table
 
-    with console.status("Generating the mini benchmark ..."):
-        info = generate_mini(out / "mini", seed=seed, size=size)
-    console.print(f"mini benchmark: {info}")
+    with progress_bar() as bar:
+        task = bar.add_task("writing the mini benchmark's videos", total=None)
+        info = generate_mini(out / "mini", seed=seed, size=size,
+                             progress=lambda done, total: bar.update(task, completed=done, total=total))
+    console.print(f"mini benchmark: {info}", highlight=False)
     sets = mini_probe_sets(out / "mini", out / "probes")
     rows = [(f"mini {name}", ProbeSet.load(folder).manifest.counts) for name, (folder, _) in sets.items()]
-    console.print(counts_table(rows, title="Mini benchmark probe sets"))
+    print_table(console, counts_table(rows, title="Mini benchmark probe sets"))
     return sets
 
 
@@ -60,6 +94,11 @@ def mini_probe_sets(data: Path, out: Path) -> dict[str, tuple[Path, Path]]:
     return sets
 
 
+def run_folder(model: str) -> str:
+    """A run folder's name for a model name: no colons (they break paths on some systems)."""
+    return model.replace(":", "-").replace("/", "-").lower()
+
+
 def evaluate_rows(
     rows: list[tuple[str, Any, dict[str, Any], int | None]],
     sets: dict[str, tuple[Path, Path]],
@@ -68,7 +107,8 @@ def evaluate_rows(
     datasets: tuple[str, ...] = DEMO_SETS,
 ) -> list[Path]:
     """Evaluate each (bundle name, model, model args, limit) on the demo's validation sets (or on `datasets` of
-    them: a model trained per dataset is scored on its own); returns bundle dirs."""
+    them: a model trained per dataset is scored on its own); returns bundle dirs. Complete runs go to `out/runs/`,
+    subset runs (a limit) to `out/subset-runs/`."""
     from actionbench.runner import evaluate
     from actionbench.tables import results_table
 
@@ -76,37 +116,67 @@ def evaluate_rows(
     videos = [sets[name][1] for name in datasets]
     bundles = []
     for name, model, args, limit in rows:
-        bundle = out / "runs" / name
+        bundle = out / (RUNS if limit is None else SUBSET_RUNS) / run_folder(name)
         results, _ = evaluate(model, probes, videos, model_args=args, out=bundle, limit=limit, progress=True,
                               cache=out / "cache", command=f"actionbench demo ({name})")
-        console.print(results_table(results))
+        print_table(console, results_table(results))
         bundles.append(bundle)
     return bundles
 
 
-def run_demo(out: Path, *, seed: int = 0, size: str = "default", console: Console) -> None:
+def write_leaderboard(bundles: list[Path], out: Path, console: Console) -> list[Path]:
+    """Validate the complete runs, print their leaderboard, write it as Markdown and HTML; returns the files."""
+    from actionbench.leaderboard import load_leaderboard, render
+    from actionbench.leaderboard.terminal import to_rich
+
+    board = load_leaderboard(bundles, check=True, allow_mixed=True)
+    print_table(console, to_rich(board))
+    files = []
+    for name in LEADERBOARD_FILES:
+        path = out / name
+        path.write_text(render(board, name.rsplit(".", 1)[1]), encoding="utf-8")
+        files.append(path)
+    return files
+
+
+def builtin_rows() -> list[tuple[str, str, dict[str, Any], int | None]]:
+    """(run name, model, model args, probe limit) of the built-in models and controls the demo scores."""
+    clip_args = {"image_size": 64}  # the mini videos are 64x64: no point upsampling random weights to 224
+    rows: list[tuple[str, str, dict[str, Any], int | None]] = [("chance", "chance", {}, None)]
+    rows += [(f"{prefix}clip:ViT-B-32", f"{prefix}clip:ViT-B-32", clip_args, CLIP_SUBSET)
+             for prefix in ("", "first-frame:", "last-frame:", "blind:")]
+    return rows
+
+
+def run_demo(out: Path, *, seed: int = 0, size: str = "default", console: Console) -> list[Path]:
+    """The whole demo; returns the leaderboard files it wrote."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    sets = build_mini_probes(out, seed, size, console)
+    clock = StageClock(console)
+    with clock.stage("Mini benchmark and its probe sets"):
+        sets = build_mini_probes(out, seed, size, console)
 
-    console.rule("Built-in models and controls")
-    clip_args = {"image_size": 64}  # the mini videos are 64x64: no point upsampling random weights to 224
-    full = evaluate_rows([("chance", "chance", {}, None)], sets, out, console)
-    evaluate_rows(
-        [(f"{prefix}clip-vit-b-32", f"{prefix}clip:ViT-B-32", clip_args, CLIP_SUBSET)
-         for prefix in ("", "first-frame:", "last-frame:", "blind:")],
-        sets, out, console,
-    )
-    console.print(f"(random-init clip:ViT-B-32 rows use a {CLIP_SUBSET}-probe subset by probe-id hash; subsets stay "
-                  "off the leaderboard)")
+    with clock.stage("Built-in models and controls"):
+        rows = builtin_rows()
+        full = [b for b, (_, _, _, limit) in zip(evaluate_rows(rows, sets, out, console), rows, strict=True)
+                if limit is None]
+        console.print(f"(random-init clip:ViT-B-32 rows use a {CLIP_SUBSET}-probe subset by probe-id hash, under "
+                      f"{out / SUBSET_RUNS}; subsets stay off the leaderboard)", highlight=False)
 
     stages = _paxion_stages()
     if stages is None:
         console.print("paxion_models is not installed: skipping the training stages")
     else:
-        full += stages(out=out, sets=sets, seed=seed, console=console, evaluate_rows=evaluate_rows)
+        with clock.stage("Paxion: mini backbone and Knowledge Patchers (train, then evaluate)"):
+            full += stages(out=out, sets=sets, seed=seed, console=console, evaluate_rows=evaluate_rows)
 
-    from actionbench.leaderboard.terminal import render_terminal
-
-    console.rule("Leaderboard of the demo's runs")
-    console.print(render_terminal(full))
+    with clock.stage("Leaderboard of the demo's complete runs"):
+        files = write_leaderboard(full, out, console)
+    console.print(f"stage times: {clock.summary()}", highlight=False)
+    for path in files:
+        console.print(f"wrote {path.resolve()}", highlight=False, soft_wrap=True)
+    console.print(f"(check the runs behind it: actionbench leaderboard validate {out / RUNS} --probes-root "
+                  f"{out / 'probes'})", highlight=False, soft_wrap=True)
+    console.print(f"open the page in a browser: python -m webbrowser {files[-1].resolve().as_uri()}",
+                  highlight=False, soft_wrap=True)
+    return files

@@ -41,8 +41,10 @@ def check_videos(probes: str | Path, videos_root: str | Path, *, workers: int = 
     with ThreadPoolExecutor(max(1, workers)) as pool:
         results = pool.map(check, clips)
         if progress is not None:
-            from rich.progress import track
+            from actionbench.progress import progress_bar, tracked
 
-            results = track(results, total=len(clips), description=f"Checking {len(clips)} videos", console=progress, transient=True)
-        bad = [r for r in results if r is not None]
+            with progress_bar(console=progress) as bar:
+                bad = [r for r in tracked(bar, results, len(clips), "checking videos") if r is not None]
+        else:
+            bad = [r for r in results if r is not None]
     return DoctorReport(len(clips), decoder_name(), sorted(bad, key=lambda b: b.clip_id))

@@ -52,15 +52,20 @@ def sha256_file(path: str | Path, length: int | None = None) -> str:
     return h.hexdigest()[:length] if length else h.hexdigest()
 
 
+def malformed_json(path: str | Path, e: json.JSONDecodeError, lineno: int | None = None) -> str:
+    """'file:line:column: malformed JSON (reason)' for a parse error (`lineno`: the line of a JSON Lines record)."""
+    return f"{path}:{lineno if lineno is not None else e.lineno}:{e.colno}: malformed JSON ({e.msg})"
+
+
 def read_json(path: str | Path, error: type[Exception] = ValueError) -> Any:
-    """Parse a JSON file; a missing, non-UTF-8 or malformed file raises `error("file[:line]: ...")`, one line."""
+    """Parse a JSON file; a missing, non-UTF-8 or malformed file raises `error("file[:line:column]: ...")`, one line."""
     path = Path(path)
     if not path.is_file():
         raise error(f"{path}: missing")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        raise error(f"{path}:{e.lineno}: malformed JSON ({e.msg})") from None
+        raise error(malformed_json(path, e)) from None
     except UnicodeDecodeError:
         raise error(f"{path}: not UTF-8 text") from None
 
@@ -75,4 +80,4 @@ def read_jsonl(path: str | Path, error: type[Exception] = ValueError) -> Iterato
             try:
                 yield lineno, json.loads(line)
             except json.JSONDecodeError as e:
-                raise error(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
+                raise error(malformed_json(path, e, lineno)) from None

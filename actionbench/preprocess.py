@@ -59,13 +59,13 @@ def _job(args):
 
 def preprocess_folder(videos: Path, out: Path, *, fps: float = 5.0, size: int = 224, workers: int = 2, console=None):
     """Re-encode every video under `videos` into `out`; returns (done, [(path, error)])."""
-    from rich.progress import track
+    from actionbench.progress import progress_bar, tracked
 
     sources = sorted(p for p in Path(videos).rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
     jobs = [(p, out / p.relative_to(videos).with_suffix(".mp4"), fps, size) for p in sources]
     failed = []
-    with ProcessPoolExecutor(max(1, workers)) as pool:
-        for src, err in track(pool.map(_job, jobs), total=len(jobs), description="Re-encoding", console=console):
+    with ProcessPoolExecutor(max(1, workers)) as pool, progress_bar(console=console) as bar:
+        for src, err in tracked(bar, pool.map(_job, jobs), len(jobs), "re-encoding videos"):
             if err:
                 failed.append((src, err))
     return len(jobs) - len(failed), failed

@@ -46,10 +46,24 @@ def frame_indices(num_video_frames: int, fps: float, start: float | None, end: f
     return np.clip(idx, 0, last)
 
 
-def decoder_name() -> str:
-    import decord
+def _decord():
+    """The decord module, or None where it is not installed (it has wheels only for x86-64 Linux and Windows;
+    elsewhere the package does not depend on it and PyAV decodes everything)."""
+    try:
+        import decord
+    except ImportError:
+        return None
+    return decord
 
-    return f"decord-{decord.__version__}"
+
+def decoder_name() -> str:
+    """The decoder results record: decord where it is installed, PyAV elsewhere."""
+    decord = _decord()
+    if decord is not None:
+        return f"decord-{decord.__version__}"
+    import av
+
+    return f"pyav-{av.__version__}"
 
 
 def _read_decord(path: Path, spec: FrameSpec, start: float | None, end: float | None) -> np.ndarray:
@@ -80,11 +94,21 @@ def read_frames(
 ) -> tuple[np.ndarray, str]:
     """Decode the sampled frames as uint8 `[T, H, W, 3]`; returns (frames, decoder used).
 
-    decord first (what ActionBench used); PyAV only where decord cannot open the file.
+    decord first where it is installed (what ActionBench used); PyAV where decord is not installed or cannot
+    open the file (both give the same frames on the mini videos: tests/test_video_decoders.py).
     """
     path = Path(path)
     if not path.is_file():
         raise VideoError(f"{path}: video file not found")
+    if _decord() is None:
+        import av
+
+        try:
+            return _read_pyav(path, spec, start, end), f"pyav-{av.__version__}"
+        except VideoError:
+            raise
+        except Exception as e:
+            raise VideoError(f"{path}: cannot decode (PyAV: {e})") from None
     try:
         return _read_decord(path, spec, start, end), decoder_name()
     except VideoError:

@@ -55,10 +55,11 @@ def test_aa_relations_keeps_a_subset_with_its_own_id(ssv2_clips) -> None:
 def test_build_probes_cli_subsets_and_reports(real_ego4d: Path, tmp_path: Path) -> None:
     out = tmp_path / "ego"
     r = cli("build-probes", "--dataset", "ego4d", "--annotations", str(real_ego4d / "egoclip_subset.jsonl"),
-            "--split", "all", "--out", str(out), "--workers", "1", "--report")
+            "--split", "all", "--out", str(out), "--workers", "1", f"--report={tmp_path / 'audit.md'}")
     assert r.returncode == 0, r.stderr
-    assert "foils rewritten to the antonym's frame" in r.stdout and "from > on" in r.stdout
-    assert "Action Antonym probes per relation" in r.stdout and "isa:container" in r.stdout
+    assert "foils rewritten to the antonym's frame" in r.stdout and "action_antonym relations: inverse" in r.stdout
+    full = (tmp_path / "audit.md").read_text(encoding="utf-8")
+    assert "from > on" in full and "Action Antonym probes per relation" in full and "isa:container" in full
     bad = cli("build-probes", "--dataset", "ego4d", "--annotations", str(real_ego4d / "egoclip_subset.jsonl"),
               "--out", str(tmp_path / "x"), "--aa-relations", "sideways")
     text = bad.stdout + bad.stderr

@@ -31,7 +31,7 @@ def mini(tmp_path_factory) -> Path:
 def test_build_probes_for_both_datasets_with_the_audit(mini: Path, tmp_path: Path) -> None:
     ssv2 = run("build-probes", "--dataset", "ssv2", "--annotations", str(mini / "ssv2"), "--split", "val",
                "--out", str(tmp_path / "ssv2"), "--report")
-    assert "Surface differences" in ssv2.stdout and "Pushing [something] from left to right" in ssv2.stdout
+    assert "foil vs text" in ssv2.stdout and "probes: action_antonym" in ssv2.stdout
     ego = run("build-probes", "--dataset", "ego4d", "--annotations", str(mini / "ego4d" / "egoclip.jsonl"),
               "--split", "all", "--out", str(tmp_path / "ego4d"))
     for folder in (tmp_path / "ssv2", tmp_path / "ego4d"):
@@ -62,7 +62,7 @@ def test_doctor_passes_on_complete_videos(mini: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("line", "message"),
-    [("{not json", "egoclip.jsonl:2: "), ('{"video_uid": "x"}', "egoclip.jsonl:2: ")],
+    [("{not json", "egoclip.jsonl:2:2: malformed JSON"), ('{"video_uid": "x"}', "egoclip.jsonl:2: ")],
 )
 def test_a_malformed_annotation_line_is_one_line_naming_file_and_line(mini: Path, tmp_path: Path, line: str, message: str) -> None:
     bad = tmp_path / "egoclip.jsonl"
@@ -76,7 +76,7 @@ def test_a_malformed_annotation_line_is_one_line_naming_file_and_line(mini: Path
 
 def test_a_missing_annotation_folder_is_a_clear_error(tmp_path: Path) -> None:
     proc = run("build-probes", "--dataset", "ssv2", "--annotations", str(tmp_path / "nope"), "--out", str(tmp_path / "o"), ok=False)
-    assert proc.returncode == 2 and "not found" in proc.stderr
+    assert proc.returncode == 2 and "nope: no such file or folder" in proc.stderr
 
 
 def test_mini_data_is_deterministic(mini: Path, tmp_path: Path) -> None:
@@ -84,3 +84,100 @@ def test_mini_data_is_deterministic(mini: Path, tmp_path: Path) -> None:
     for name in ("ssv2/validation.json", "ssv2/train.json", "ego4d/egoclip.jsonl"):
         assert (tmp_path / "again" / name).read_bytes() == (mini / name).read_bytes()
     assert json.loads((mini / "ssv2" / "labels.json").read_text())
+
+
+# ---- the audit: a summary on screen, the full audit in a file ------------------------------------------------
+
+
+def test_report_is_a_short_summary_with_one_count_of_clips_and_the_full_audit_goes_to_a_file(
+    mini: Path, tmp_path: Path
+) -> None:
+    egoclip = str(mini / "ego4d" / "egoclip.jsonl")
+    proc = run("build-probes", "--dataset", "ego4d", "--annotations", egoclip, "--split", "val",
+               "--out", str(tmp_path / "ps"), "--report", str(tmp_path / "audit.json"))
+    summary = proc.stdout[proc.stdout.index("records read ->"):].splitlines()
+    assert len(summary) <= 12
+    audit = json.loads((tmp_path / "audit.json").read_text())
+    ps = ProbeSet.load(tmp_path / "ps")
+    records, read = audit["reading"]["records"], audit["reading"]["clips"]
+    assert audit["counts"]["clips"] == ps.manifest.counts["clips"] == len(ps.clips)
+    assert records - read == sum(audit["records_not_made_clips"].values()) > 0  # the other splits, said once
+    assert audit["clips_without_probes"] == read - len(ps.clips)
+    assert f"{records:,} records read -> {read:,} clips -> {len(ps.clips):,} clips with at least one probe" in proc.stdout
+    assert proc.stdout.count("other split") == 1
+    assert not any(reason.startswith("reader") for task in audit["dropped_per_task"].values() for reason in task)
+    assert sum(audit["probes_per_group"]["action_antonym"].values()) == ps.manifest.counts["action_antonym"]
+
+    md = run("build-probes", "--dataset", "ssv2", "--annotations", str(mini / "ssv2"), "--split", "val",
+             "--out", str(tmp_path / "ssv2"), "--report", str(tmp_path / "audit.md"))
+    text = (tmp_path / "audit.md").read_text()
+    assert "## Probes per template / verb" in text and "| Pushing [something] from left to right |" in text
+    assert f"full audit written to {tmp_path / 'audit.md'}" in md.stdout
+    bad = run("build-probes", "--dataset", "ssv2", "--annotations", str(mini / "ssv2"), "--out", str(tmp_path / "x"),
+              "--report", str(tmp_path / "audit.txt"), ok=False)
+    assert bad.returncode == 2 and "name a .md (Markdown) or .json file" in bad.stderr
+
+
+# ---- empty inputs and outputs ------------------------------------------------------------------------------
+
+
+def _one_line_error(proc: subprocess.CompletedProcess, *phrases: str) -> None:
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    for phrase in phrases:
+        assert phrase in proc.stderr, proc.stderr
+
+
+def _narrations_of_train_videos(path: Path) -> Path:
+    from actionbench.datasets.records import ego4d_split
+
+    uids = [f"video-{i}" for i in range(50) if ego4d_split(f"video-{i}") == "train"][:2]
+    data = {uid: {"narration_pass_1": {"narrations": [
+        {"timestamp_sec": 1.0 + k, "narration_text": "#C C picks up a cup", "annotation_uid": f"{uid}-{k}"}
+        for k in range(3)]}} for uid in uids}
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["empty jsonl", "ssv2 []", "narration.json, no clip in the split"])
+def test_empty_annotations_are_a_one_line_error_unless_allowed(tmp_path: Path, kind: str) -> None:
+    if kind == "empty jsonl":
+        (tmp_path / "egoclip.jsonl").write_text("")
+        args, phrases = ["--dataset", "ego4d", "--annotations", str(tmp_path / "egoclip.jsonl")], ["no annotation records"]
+    elif kind == "ssv2 []":
+        (tmp_path / "ssv2").mkdir()
+        (tmp_path / "ssv2" / "validation.json").write_text("[]")
+        (tmp_path / "ssv2" / "labels.json").write_text("{}")
+        args, phrases = ["--dataset", "ssv2", "--annotations", str(tmp_path / "ssv2")], ["no annotation records"]
+    else:
+        path = _narrations_of_train_videos(tmp_path / "narration.json")
+        args, phrases = ["--dataset", "ego4d", "--annotations", str(path)], ["6 records read, 0 clips in split 'test'",
+                                                                           "other split 6"]
+    proc = run("build-probes", *args, "--out", str(tmp_path / "ps"), ok=False)
+    _one_line_error(proc, *phrases, "--allow-empty")
+    assert not (tmp_path / "ps").exists()
+    run("build-probes", *args, "--out", str(tmp_path / "ps"), "--allow-empty")
+    assert ProbeSet.load(tmp_path / "ps").probes == []
+
+
+def test_eval_on_an_empty_probe_set_is_a_one_line_error_unless_allowed(tmp_path: Path) -> None:
+    (tmp_path / "egoclip.jsonl").write_text("\n")
+    run("build-probes", "--dataset", "ego4d", "--annotations", str(tmp_path / "egoclip.jsonl"), "--split", "all",
+        "--out", str(tmp_path / "ps"), "--allow-empty")
+    args = ["eval", "--model", "chance", "--probes", str(tmp_path / "ps"), "--videos", str(tmp_path),
+            "--out", str(tmp_path / "run"), "--no-cache"]
+    _one_line_error(run(*args, ok=False), "ps: an empty probe set (0 probes)", "--allow-empty")
+    assert not (tmp_path / "run").exists()
+
+
+# ---- rough edges -------------------------------------------------------------------------------------------
+
+
+def test_version_and_a_missing_probe_folder_said_as_such(tmp_path: Path) -> None:
+    from actionbench import PROTOCOL_VERSION
+
+    assert run("--version").stdout.startswith("actionbench ") and f"protocol {PROTOCOL_VERSION}" in run("--version").stdout
+    proc = run("eval", "--model", "chance", "--probes", str(tmp_path / "nope" / "probes"), "--videos", str(tmp_path),
+               "--out", str(tmp_path / "run"), ok=False)
+    _one_line_error(proc, f"{tmp_path / 'nope' / 'probes'}: no such folder")
+    assert "clips.jsonl" not in proc.stderr

@@ -229,7 +229,7 @@ def test_read_egoclip_tab_separated_csv(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ('{"video_uid": "v", "clip_text": ', r"egoclip\.jsonl:2: malformed JSON"),
+        ('{"video_uid": "v", "clip_text": ', r"egoclip\.jsonl:2:\d+: malformed JSON"),
         (
             json.dumps({k: v for k, v in egoclip_record().items() if k != "clip_uid"}),
             r":2: missing field 'clip_uid'",
@@ -446,7 +446,7 @@ def test_read_narrations_counts_other_splits(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"v": {"narration_pass_1": ', r"n\.json:1: malformed JSON"),
+        ('{"v": {"narration_pass_1": ', r"n\.json:1:\d+: malformed JSON"),
         (
             json.dumps({"v": {"narration_pass_1": {"narrations": [{"narration_text": "#C C walks"}]}}}),
             r"missing field 'timestamp_sec'",

@@ -90,7 +90,7 @@ def test_a_malformed_probe_line_names_file_and_line(tmp_path: Path, real_ssv2: P
     lines = (folder / "probes.jsonl").read_text().splitlines()
     lines[2] = lines[2][:-3]
     (folder / "probes.jsonl").write_text("\n".join(lines) + "\n")
-    with pytest.raises(ProbeSetError, match=r"probes.jsonl:3: malformed JSON"):
+    with pytest.raises(ProbeSetError, match=r"probes.jsonl:3:\d+: malformed JSON"):
         ProbeSet.load(folder)
 
 

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import json
 import os
+from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
+from actionbench import tasks
 from actionbench.cli import app, console, err_console, fail
-from actionbench.tables import results_table
+from actionbench.tables import print_table, results_table, to_plain
 
 
-# results_table lives in the library (actionbench.tables); imported here for the eval command
+def _probe_count(folder: Path) -> int | None:
+    """Probes in a probe set by its manifest, or None when the folder cannot tell (loading it will say why)."""
+    try:
+        counts = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["counts"]
+        return sum(int(counts.get(task, 0)) for task in tasks.PROBE_TASKS)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 @app.command("eval")
 def eval_command(
     model: str = typer.Option(..., "--model", help="registry name (see `actionbench models`) or path/to/file.py:factory"),
@@ -32,10 +45,18 @@ def eval_command(
     amp: str = typer.Option("auto", "--amp", help="mixed precision on CUDA: auto, bf16, fp16 or off"),
     bootstrap_seed: int = typer.Option(0, "--bootstrap-seed"),
     bootstrap_size: int = typer.Option(1000, "--bootstrap-size"),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help="write a bundle even when the probe sets hold "
+                                     "no probes (otherwise an error, exit 2)"),
 ) -> None:
     """Score a model on ActionBench probe sets and write a result bundle (results.json + predictions.jsonl)."""
     from actionbench.models.registry import parse_model_args
     from actionbench.runner import command_line, evaluate
+
+    empty = [folder for folder in probes if _probe_count(folder) == 0]
+    if empty and not allow_empty:
+        fail(f"{empty[0]}: an empty probe set (0 probes), nothing to score; pass --allow-empty to write an empty "
+             "bundle" if len(empty) == len(probes) else
+             f"{empty[0]}: an empty probe set (0 probes); leave it out, or pass --allow-empty")
 
     args = parse_model_args(model_arg, checkpoint)
     results, _ = evaluate(
@@ -45,7 +66,7 @@ def eval_command(
     )
     if int(os.environ.get("RANK", "0")) != 0:
         return  # under torchrun only rank 0 reports
-    console.print(results_table(results))
+    print_table(console, results_table(results))
     console.print(f"bundle: {out}")
     if results["missing"]:
         n = sum(len(m["probe_ids"]) for m in results["missing"])
@@ -58,26 +79,50 @@ def eval_command(
                  "(pass --allow-missing to accept)", code=1)
 
 
-@app.command("models")
-def models_command() -> None:
-    """List the models that can be evaluated: built-ins, controls and installed plugins."""
-    from rich.markup import escape
+class ListFormat(str, Enum):
+    table = "table"
+    plain = "plain"
+    json = "json"
 
-    from actionbench.models.registry import load_registry
 
-    registry = load_registry()
+def _listed(registry) -> list[tuple[str, Any]]:
+    """(name, spec) of every model: built-ins first, then plugins, each by name."""
+    return sorted(registry.specs.items(), key=lambda kv: (kv[1].source != "built-in", kv[0]))
+
+
+def models_table(registry) -> Table:
     table = Table(title="models", title_justify="left")
     table.add_column("name")
     table.add_column("description")
     table.add_column("weights needed")
     table.add_column("source")
-    for name, spec in sorted(registry.specs.items(), key=lambda kv: (kv[1].source != "built-in", kv[0])):
-        # Escaped: a description such as "pip install 'actionbench[hf]'" is text, not rich markup.
-        table.add_row(f"{name}:<...>" if spec.prefix else name, escape(spec.description), escape(spec.weights),
+    for name, spec in _listed(registry):
+        table.add_row(escape(f"{name}:<...>" if spec.prefix else name), escape(spec.description), escape(spec.weights),
                       escape(spec.source))
-    console.print(table)
-    console.print("any model also runs as [bold]path/to/file.py:factory[/]; controls wrap any name, "
-                  "e.g. blind:clip:ViT-B-32")
+    return table
+
+
+@app.command("models")
+def models_command(
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", help="table (rich where it fits the terminal, "
+                                   "else plain), plain (aligned text, nothing cut) or json (for scripts)"),
+) -> None:
+    """List the models that can be evaluated: built-ins, controls and installed plugins."""
+    from actionbench.models.registry import load_registry
+
+    registry = load_registry()
+    table = models_table(registry)
+    if fmt == ListFormat.json:
+        rows = [{"name": name, "wraps_a_model": bool(spec.prefix), "description": spec.description,
+                 "weights_needed": spec.weights, "source": spec.source} for name, spec in _listed(registry)]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif fmt == ListFormat.plain:
+        print(to_plain(table), end="")
+    else:
+        print_table(console, table)
+    if fmt != ListFormat.json:
+        console.print("any model also runs as path/to/file.py:factory; controls wrap any name, "
+                      "e.g. blind:clip:ViT-B-32", markup=False, highlight=False)
     for name, error in sorted(registry.broken.items()):
         err_console.print(f"[yellow]warning:[/] plugin {name!r} failed to load: {error}", highlight=False)
     for note in registry.shadowed:

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from actionbench.cli import app, console, fail
+from actionbench.tables import print_table
 
 leaderboard_app = typer.Typer(
     help="Validate submission bundles, render leaderboard tables, compare two entries.", no_args_is_help=True
@@ -122,5 +123,5 @@ def compare_cmd(
         table.add_row(Column(c.dataset, c.task).label, str(c.n), str(c.n_clusters), f"{c.accuracy_a:.1f}",
                       f"{c.accuracy_b:.1f}", f"{c.diff:+.1f}{mark}", f"[{c.ci95[0]:+.1f}, {c.ci95[1]:+.1f}]",
                       f"{c.p:.3g}", f"{c.p_holm:.3g}")
-    console.print(table)
+    print_table(console, table)
     console.print("* p (Holm) < 0.05")

@@ -13,15 +13,51 @@ from rich.table import Table
 from actionbench.cli import app, console, fail
 from actionbench.datasets.read import read_annotations
 from actionbench.files import sha256_file
-from actionbench.tables import counts_table
+from actionbench.tables import counts_table, print_table
 
 lexicon_app = typer.Typer(help="Inspect and rebuild the project's lexicon.", no_args_is_help=True)
 app.add_typer(lexicon_app, name="lexicon")
 
 
+REPORT_ON_SCREEN = "-"  # `--report` without a file (see actionbench.cli.main: an option with an optional value)
+
+
 class Dataset(str, Enum):
     ssv2 = "ssv2"
     ego4d = "ego4d"
+
+
+REPORT_HELP = ("print a short audit summary; --report FILE (.md or .json) also writes the full audit there "
+               "(probes per template / verb, every drop reason, surface differences)")
+ALLOW_EMPTY_HELP = "write the probe set even when it has no probes (otherwise an error, exit 2)"
+
+
+def _report(ps, name: str, report: str | None, reading=None, prior: dict | None = None) -> None:
+    """The audit: a short summary on screen, the full audit into a file when one is named."""
+    from actionbench.probes.report import audit, summary_lines, write_report
+
+    if report is None:
+        return
+    a = audit(ps, reading, prior)
+    for line in summary_lines(a, name):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if report != REPORT_ON_SCREEN:
+        console.print(f"full audit written to {write_report(a, name, Path(report))}", highlight=False, soft_wrap=True)
+
+
+def _check_report_path(report: str | None) -> None:
+    from actionbench.probes.report import REPORT_FORMATS
+
+    if report not in (None, REPORT_ON_SCREEN) and Path(report).suffix.lower() not in REPORT_FORMATS:
+        fail(f"--report {report}: name a .md (Markdown) or .json file")
+
+
+def _no_clips_message(annotations: Path, split: str, result) -> str:
+    """Why a reader gave no clips, in one line."""
+    if result.total_records == 0:
+        return f"{annotations}: no annotation records (an empty file or list)"
+    skipped = ", ".join(f"{reason} {n:,}" for reason, n in result.skipped.most_common())
+    return f"{annotations}: {result.total_records:,} records read, 0 clips in split {split!r} ({skipped})"
 
 
 @app.command("build-probes")
@@ -32,7 +68,8 @@ def build_probes_cmd(
     split: str = typer.Option(None, help="SSv2: train|val|test (default val); Ego4D: train|val|test|all (default test)"),
     seed: int = typer.Option(0, help="seed for the random choices of object replacement"),
     alpha: float = typer.Option(4.9, help="Ego4D narration.json: EgoVLP window rule, half-width = beta / (2 alpha)"),
-    report: bool = typer.Option(False, "--report", help="print the audit"),
+    report: str = typer.Option(None, "--report", metavar="[FILE]", help=REPORT_HELP),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help=ALLOW_EMPTY_HELP),
     workers: int = typer.Option(0, help="processes for building (0: one per CPU); the output does not depend on it"),
     aa_relations: str = typer.Option(None, "--aa-relations", help="keep only the Action Antonym probes (and their "
                                      "Video Reversal probes) whose foil contrasts so: comma-separated inverse, "
@@ -43,10 +80,14 @@ def build_probes_cmd(
     """Build a versioned, audited ActionBench probe set from annotations."""
     from actionbench.lexicon import AA_RELATIONS
     from actionbench.probes.build import build_probes
+    from actionbench.probes.report import Reading
 
     split = split or ("val" if dataset == Dataset.ssv2 else "test")
     if not annotations.exists():
-        fail(f"{annotations}: not found")
+        fail(f"{annotations}: no such file or folder")
+    _check_report_path(report)
+    if train is not None and report is None:
+        fail("--train goes with --report")
     relations = None
     if aa_relations is not None:
         relations = [r.strip() for r in aa_relations.split(",") if r.strip()]
@@ -56,6 +97,8 @@ def build_probes_cmd(
                  f"(choose from {', '.join(AA_RELATIONS)})")
     with console.status(f"Reading {dataset.value} annotations from {annotations} ..."):
         result, params = read_annotations(dataset.value, annotations, split, alpha)
+    if not result.clips and not allow_empty:
+        fail(_no_clips_message(annotations, split, result) + "; pass --allow-empty to write an empty probe set")
     source = annotations if annotations.is_file() else annotations / ("validation.json" if split in ("val", "validation") else f"{split}.json")
     params["annotations"] = source.name
     if source.is_file():
@@ -64,30 +107,28 @@ def build_probes_cmd(
     with console.status(f"Building probes for {len(result.clips):,} clips ({workers} processes) ..."):
         ps = build_probes(result.clips, dataset=dataset.value, split=split, seed=seed, parameters=params,
                           skipped=result.skipped, workers=workers, aa_relations=relations)
+    if not ps.probes and not allow_empty:
+        fail(f"{annotations}: {len(result.clips):,} clips in split {split!r} but not one probe could be made of them "
+             "(see --report); pass --allow-empty to write an empty probe set")
     ps.save(out)
-    console.print(counts_table([(f"{dataset.value} {split} ({ps.probeset_id})", ps.manifest.counts)]))
-    console.print(f"{result.total_records} records read, {len(result.clips)} clips; probe set written to {out}")
-    if report:
-        _print_report(ps, train, dataset.value, alpha)
-    elif train is not None:
-        fail("--train goes with --report")
+    name = f"{dataset.value} {split} ({ps.probeset_id})"
+    print_table(console, counts_table([(name, ps.manifest.counts)]))
+    console.print(f"{result.total_records:,} records read, {len(result.clips):,} clips, "
+                  f"{ps.manifest.counts.get('clips', 0):,} with probes; probe set written to {out}", highlight=False)
+    _report(ps, name, report, Reading(result.total_records, len(result.clips)), _prior(ps, train, dataset.value, alpha))
 
 
-def _print_report(ps, train: Path | None, dataset: str, alpha: float) -> None:
-    """The audit, and with a train split the text-prior control's accuracy on this probe set."""
-    from actionbench.probes.report import audit, render
+def _prior(ps, train: Path | None, dataset: str, alpha: float) -> dict | None:
+    """With a train split, the text-prior control's accuracy on this probe set (for the report)."""
+    if train is None:
+        return None
+    from actionbench.models.text_prior import TextPriorError, load_train_texts, probe_accuracy
 
-    prior = None
-    if train is not None:
-        from actionbench.models.text_prior import TextPriorError, load_train_texts, probe_accuracy
-
-        try:
-            texts = load_train_texts(train, dataset=dataset, alpha=alpha)
-        except TextPriorError as e:
-            fail(str(e))
-        prior = probe_accuracy(ps, texts)
-    for r in render(audit(ps), prior=prior):
-        console.print(r)
+    try:
+        texts = load_train_texts(train, dataset=dataset, alpha=alpha)
+    except TextPriorError as e:
+        fail(str(e))
+    return probe_accuracy(ps, texts)
 
 
 @app.command("import-released")
@@ -96,17 +137,21 @@ def import_released_cmd(
     annotations: Path = typer.Option(..., help="the released ActionBench file (SSv2 validation.json or Ego4D .jsonl)"),
     out: Path = typer.Option(...),
     split: str = typer.Option(None, help="the split this file is (SSv2: val; Ego4D: test)"),
-    report: bool = typer.Option(False, "--report"),
+    report: str = typer.Option(None, "--report", metavar="[FILE]", help=REPORT_HELP),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help=ALLOW_EMPTY_HELP),
 ) -> None:
     """Import the originally released ActionBench probes exactly as released (the paper's own split)."""
     from actionbench.datasets.released import import_released
 
     split = split or ("val" if dataset == Dataset.ssv2 else "test")
+    _check_report_path(report)
     ps = import_released(annotations, dataset.value, split)
+    if not ps.probes and not allow_empty:
+        fail(f"{annotations}: no probes in the file; pass --allow-empty to write an empty probe set")
     ps.save(out)
-    console.print(counts_table([(f"released {dataset.value} {split} ({ps.probeset_id})", ps.manifest.counts)]))
-    if report:
-        _print_report(ps, None, dataset.value, 4.9)
+    name = f"released {dataset.value} {split} ({ps.probeset_id})"
+    print_table(console, counts_table([(name, ps.manifest.counts)]))
+    _report(ps, name, report)
 
 
 @app.command("mini-data")
@@ -146,7 +191,7 @@ def doctor_cmd(
             t.add_column("error")
             for b in report.bad:
                 t.add_row(escape(b.clip_id), escape(b.video), escape(b.error))
-            console.print(t)
+            print_table(console, t)
         else:
             console.print(f"{folder}: all {report.checked} videos decode ({report.decoder})")
     if bad_total:

@@ -34,6 +34,8 @@ SUBMISSION_FILE = "submission.json"
 SUBMISSION_SCHEMA_VERSION = "1.0"
 SOURCES = ("measured", "reported")
 BACKBONE_METHOD = "Backbone"  # the method name of a group's frozen-backbone row
+REFERENCE_GROUP = "reference"  # the group of rows that are no model's: chance
+REFERENCE_ROWS = {"chance": "chance (random scores)"}
 CONTROL_PREFIXES = ("first-frame", "last-frame", "blind")  # harness controls wrap a model: `blind:clip:...`
 TEXT_PRIOR = "text-prior"  # the language-prior control (actionbench.models.text_prior)
 
@@ -156,6 +158,8 @@ def submission_from_results(results: dict[str, Any]) -> Submission:
         backbone, method = rest, f"{prefix} control"
     elif prefix == TEXT_PRIOR:  # sees no video at all: a control of its own, not of a backbone
         backbone, method = "Text prior (no video)", f"{TEXT_PRIOR} control"
+    elif name in REFERENCE_ROWS:  # not a backbone: a reference line of its own
+        backbone, method = REFERENCE_GROUP, REFERENCE_ROWS[name]
     else:
         backbone, method = name, BACKBONE_METHOD
     return Submission(

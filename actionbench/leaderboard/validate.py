@@ -105,8 +105,8 @@ def check_complete(entry: Entry) -> None:
     r = entry.results
     if r["subset"] is not None:
         raise ValidationError(
-            f"{entry.folder}: a subset run ({r['subset'].get('rule', 'limit')} {r['subset'].get('limit')}) "
-            "is not accepted on the leaderboard; evaluate the whole probe sets"
+            f"{entry.folder}: a subset run ({r['subset'].get('limit')} probes chosen by probe-id hash, `eval --limit`) "
+            "is not accepted on the leaderboard; evaluate the whole probe sets, or leave this folder out"
         )
     if r["partial"] or r["missing"]:
         raise ValidationError(

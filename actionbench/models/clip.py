@@ -12,15 +12,37 @@ open_clip model-config JSON file (registered under its file stem).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from actionbench.files import sha256_file
+from actionbench.files import malformed_json, sha256_file
 from actionbench.models.protocol import ModelError, ModelSpec, Preprocess, VideoTextModel
+
+
+class _RandomInitNotice(logging.Filter):
+    """Drops open_clip's root-logger line for a random init the user asked for (no `pretrained`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("No pretrained weights loaded")
+
+
+@contextlib.contextmanager
+def _quiet_random_init(asked: bool):
+    if not asked:
+        yield
+        return
+    notice = _RandomInitNotice()
+    logging.getLogger().addFilter(notice)
+    try:
+        yield
+    finally:
+        logging.getLogger().removeFilter(notice)
 
 
 class ClipFrameMean(VideoTextModel):
@@ -48,7 +70,7 @@ class ClipFrameMean(VideoTextModel):
             try:
                 json.loads(config.read_text(encoding="utf-8"))
             except json.JSONDecodeError as e:
-                raise ModelError(f"clip: model config {config}:{e.lineno}: malformed JSON ({e.msg})") from None
+                raise ModelError(f"clip: model config {malformed_json(config, e)}") from None
             open_clip.add_model_config(config)
             arch_name = config.stem
             config_hash = sha256_file(config)[:16]
@@ -67,7 +89,7 @@ class ClipFrameMean(VideoTextModel):
             kwargs["force_image_size"] = int(image_size)
         try:
             # Random init must be the same in every process (sharded runs) and every run (the cache).
-            with torch.random.fork_rng(devices=[]):
+            with torch.random.fork_rng(devices=[]), _quiet_random_init(pretrained is None):
                 torch.manual_seed(int(seed))
                 self.model = open_clip.create_model(arch_name, pretrained=pretrained, **kwargs)
         except Exception as e:

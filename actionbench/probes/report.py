@@ -6,14 +6,29 @@ token count): the report shows them so a reviewer can see there are none (or how
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from actionbench.probes.ego4d import PREPOSITION_UNFIT
 from actionbench.probes.schema import ProbeSet, aa_relation
 from actionbench.probes.text import tokenize
 from actionbench.tasks import AA, OR
 from actionbench.tasks import PROBE_TASKS as TASKS
+
+READER = "reader: "  # the manifest lists records a reader could not turn into clips under every task, so prefixed
+SURFACE = ("n", "mean char length (foil - text)", "mean tokens (foil - text)", "same token count (%)",
+           "case differs (%)")
+REPORT_FORMATS = (".md", ".json")
+
+
+@dataclass
+class Reading:
+    """What the annotation reader saw (build-probes knows it; an imported probe set does not)."""
+
+    records: int  # records read from the annotation file
+    clips: int  # clips the reader made of them
 
 
 @dataclass
@@ -27,9 +42,28 @@ class Audit:
     prepositions: Counter[str] = field(default_factory=Counter)  # AA foils per rewritten "old>new" preposition
     preposition_drops: int = 0  # clips dropped because the antonym takes no preposition for theirs
     object_groups: Counter[str] = field(default_factory=Counter)  # OR probes per synonym / is-a group applied
+    prior: dict[str, dict[str, float]] | None = None  # the text-prior control's accuracy per task
+    reading: Reading | None = None
+
+    @property
+    def not_clips(self) -> dict[str, int]:
+        """Records the reader did not turn into clips, by reason (listed once, not once per task)."""
+        first = next((self.dropped[t] for t in TASKS if t in self.dropped), {})
+        return {r[len(READER):]: n for r, n in first.items() if r.startswith(READER)}
+
+    def task_drops(self, task: str) -> dict[str, int]:
+        """Clips a task made no probe of, by reason (reader reasons left out: see `not_clips`)."""
+        rows = self.dropped.get(task, {})
+        return dict(sorted(((r, n) for r, n in rows.items() if not r.startswith(READER)), key=lambda kv: (-kv[1], kv[0])))
+
+    @property
+    def clips_without_probes(self) -> int | None:
+        return None if self.reading is None else self.reading.clips - self.counts.get("clips", 0)
 
 
-def audit(ps: ProbeSet) -> Audit:
+def audit(ps: ProbeSet, reading: Reading | None = None,
+          prior: dict[str, dict[str, float]] | None = None) -> Audit:
+    """The audit of `ps`; `prior` is the text-prior control's accuracy per task (n, accuracy), when known."""
     clips = ps.clip_index()
     per_group: dict[str, Counter[str]] = defaultdict(Counter)
     kinds: Counter[str] = Counter()
@@ -73,82 +107,139 @@ def audit(ps: ProbeSet) -> Audit:
     drops = sum(n for reason, n in ps.manifest.dropped.get("action_antonym", {}).items()
                 if reason.startswith(PREPOSITION_UNFIT))
     return Audit(dict(ps.manifest.counts), ps.manifest.dropped, dict(per_group), kinds, surface, relations,
-                 prepositions, drops, object_groups)
+                 prepositions, drops, object_groups, prior, reading)
 
 
-def render(a: Audit, max_groups: int = 200, prior: dict[str, dict[str, float]] | None = None):
-    """Rich renderables for the audit; `prior` is the text-prior control's accuracy per task (n, accuracy)."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    out = []
+def summary_lines(a: Audit, name: str) -> list[str]:
+    """The audit in a few plain lines (the screen); every count of clips follows from the one before."""
+    clips = a.counts.get("clips", 0)
+    lines = []
+    if a.reading is not None:
+        lines.append(f"{name}: {a.reading.records:,} records read -> {a.reading.clips:,} clips -> {clips:,} clips "
+                     "with at least one probe")
+        if a.not_clips:
+            lines.append(f"  records not made clips: {_reasons(a.not_clips)}")
+        if a.clips_without_probes:
+            lines.append(f"  clips without any probe: {a.clips_without_probes:,}")
+    else:
+        lines.append(f"{name}: {clips:,} clips")
+    lines.append("  probes: " + ", ".join(f"{t} {a.counts.get(t, 0):,}" for t in TASKS))
     if a.relations:
-        r = Table(title="Action Antonym probes per relation (inverse: the reversed video shows the foil; "
-                  "outcome: same action, contrary outcome; undo: another action undoes the result)")
-        r.add_column("relation")
-        r.add_column("probes", justify="right")
-        for relation, n in sorted(a.relations.items()):
-            r.add_row(relation, str(n))
-        out.append(r)
+        lines.append("  action_antonym relations: " + ", ".join(f"{k} {n:,}" for k, n in sorted(a.relations.items())))
     if a.prepositions or a.preposition_drops:
-        p = Table(title=f"Action Antonym prepositions: {sum(a.prepositions.values())} foils rewritten to the "
-                  f"antonym's frame, {a.preposition_drops} clips dropped (no frame fits)")
-        p.add_column("preposition")
-        p.add_column("foils", justify="right")
-        for change, n in sorted(a.prepositions.items(), key=lambda kv: (-kv[1], kv[0])):
-            p.add_row(escape(change), str(n))
-        out.append(p)
+        lines.append(f"  action_antonym prepositions: {sum(a.prepositions.values()):,} foils rewritten to the "
+                     f"antonym's frame, {a.preposition_drops:,} clips dropped (no frame fits)")
     if a.object_groups:
-        g = Table(title="Object Replacement: synonym / is-a groups that kept replacements out "
-                  "(OR probes whose objects fall in each)")
-        g.add_column("group")
-        g.add_column("probes", justify="right")
-        for label, n in sorted(a.object_groups.items(), key=lambda kv: (-kv[1], kv[0])):
-            g.add_row(escape(label), str(n))
-        out.append(g)
-    if prior is not None:
-        t = Table(title="Text-prior control (no video; a word n-gram model trained on the given train split): "
-                  "accuracy, chance 50")
-        t.add_column("task")
-        t.add_column("n", justify="right")
-        t.add_column("accuracy %", justify="right")
-        for task, row in prior.items():
-            t.add_row(task, str(row["n"]), f"{row['accuracy']:.1f}")
-        out.append(t)
-    t = Table(title="Dropped clips per task and reason")
-    t.add_column("task")
-    t.add_column("reason")
-    t.add_column("clips", justify="right")
+        lines.append(f"  object_replacement: synonym / is-a groups kept replacements out of "
+                     f"{sum(a.object_groups.values()):,} probes ({_reasons(dict(a.object_groups), 3)})")
+    if a.prior is not None:
+        lines.append("  text-prior control (no video, trained on the given train split): " + ", ".join(
+            f"{t} {row['accuracy']:.1f}% of {row['n']:,}" for t, row in a.prior.items()))
+    shown: dict[tuple, list[str]] = {}  # tasks that dropped the same clips for the same reasons share a line
     for task in TASKS:
-        for reason, n in sorted(a.dropped.get(task, {}).items(), key=lambda kv: -kv[1]):
-            t.add_row(task, escape(reason), str(n))
-    if not any(a.dropped.values()):
-        t.add_row("-", "none dropped", "0")
-    out.append(t)
+        drops = _by_kind(a.task_drops(task))
+        if drops:
+            shown.setdefault(tuple(sorted(drops.items())), []).append(task)
+    for key, tasks in shown.items():
+        drops = dict(key)
+        lines.append(f"  {' and '.join(tasks)}: {sum(drops.values()):,} clips without a probe ({_reasons(drops, 3)})")
     if a.antonym_kinds:
-        k = Table(title="Action Antonym foils: closed (a real caption elsewhere) vs open")
-        k.add_column("kind")
-        k.add_column("probes", justify="right")
-        for kind, n in sorted(a.antonym_kinds.items()):
-            k.add_row(kind, str(n))
-        out.append(k)
-    s = Table(title="Surface differences, foil vs text")
-    s.add_column("task")
-    for col in ("n", "mean char length (foil - text)", "mean tokens (foil - text)", "same token count (%)", "case differs (%)"):
-        s.add_column(col, justify="right")
+        lines.append("  action_antonym foils: " + ", ".join(f"{k} {n:,}" for k, n in sorted(a.antonym_kinds.items())))
     for task, row in a.surface.items():
-        s.add_row(task, *[f"{row[c]:.2f}" if isinstance(row[c], float) else str(row[c]) for c in list(row)])
-    out.append(s)
-    g = Table(title="Probes per template / verb")
-    g.add_column("template / verb")
-    for task in TASKS:
-        g.add_column(task, justify="right")
-    groups = Counter()
+        lines.append(f"  {task} foil vs text: {row['mean char length (foil - text)']:+.2f} chars, "
+                     f"{row['mean tokens (foil - text)']:+.2f} tokens, same token count {row['same token count (%)']:.1f}%, "
+                     f"case differs {row['case differs (%)']:.1f}%")
+    return lines
+
+
+def _by_kind(counts: dict[str, int]) -> dict[str, int]:
+    """Reasons summed by their kind: "verb without antonym: move" and "...: drag" -> "verb without antonym"."""
+    out: Counter[str] = Counter()
+    for reason, n in counts.items():
+        out[reason.split(": ", 1)[0]] += n
+    return dict(out)
+
+
+def _reasons(counts: dict[str, int], top: int | None = None) -> str:
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{reason} {n:,}" for reason, n in items[:top])
+    return shown + (f", {len(items) - top} more reasons" if top is not None and len(items) > top else "")
+
+
+def to_dict(a: Audit) -> dict:
+    """The full audit as plain data (the JSON report)."""
+    return {
+        "reading": None if a.reading is None else {"records": a.reading.records, "clips": a.reading.clips},
+        "counts": dict(a.counts),
+        "clips_without_probes": a.clips_without_probes,
+        "records_not_made_clips": a.not_clips,
+        "dropped_per_task": {t: a.task_drops(t) for t in TASKS},
+        "antonym_foils": dict(sorted(a.antonym_kinds.items())),
+        "aa_relations": dict(sorted(a.relations.items())),
+        "prepositions_rewritten": dict(sorted(a.prepositions.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "preposition_drops": a.preposition_drops,
+        "object_groups": dict(sorted(a.object_groups.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "text_prior": a.prior,
+        "surface": a.surface,
+        "probes_per_group": {t: dict(sorted(a.per_group.get(t, Counter()).items(), key=lambda kv: (-kv[1], kv[0])))
+                             for t in TASKS},
+    }
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    cells = [[c.replace("|", "\\|") for c in row] for row in rows]
+    return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|",
+            *["| " + " | ".join(row) + " |" for row in cells], ""]
+
+
+def to_markdown(a: Audit, name: str) -> str:
+    """The full audit as Markdown: the summary, then every table in full."""
+    out = [f"# Probe-set audit: {name}", "", *[f"    {line}" for line in summary_lines(a, name)], ""]
+    if a.not_clips:
+        out += ["## Records not made clips", ""]
+        out += _md_table(["reason", "records"], [[r, f"{n}"] for r, n in sorted(a.not_clips.items(), key=lambda kv: -kv[1])])
+    out += ["## Clips without a probe, per task and reason", ""]
+    rows = [[t, r, f"{n}"] for t in TASKS for r, n in a.task_drops(t).items()]
+    out += _md_table(["task", "reason", "clips"], rows or [["-", "none dropped", "0"]])
+    if a.antonym_kinds:
+        out += ["## Action Antonym foils: closed (a real caption elsewhere) vs open", ""]
+        out += _md_table(["kind", "probes"], [[k, f"{n}"] for k, n in sorted(a.antonym_kinds.items())])
+    if a.relations:
+        out += ["## Action Antonym probes per relation", "",
+                "inverse: the reversed video shows the foil; outcome: same action, contrary outcome; "
+                "undo: another action undoes the result.", ""]
+        out += _md_table(["relation", "probes"], [[k, f"{n}"] for k, n in sorted(a.relations.items())])
+    if a.prepositions or a.preposition_drops:
+        out += [f"## Action Antonym prepositions: {sum(a.prepositions.values())} foils rewritten, "
+                f"{a.preposition_drops} clips dropped (no frame fits)", ""]
+        out += _md_table(["preposition", "foils"], [[k, f"{n}"] for k, n in
+                                                    sorted(a.prepositions.items(), key=lambda kv: (-kv[1], kv[0]))])
+    if a.object_groups:
+        out += ["## Object Replacement: synonym / is-a groups that kept replacements out", ""]
+        out += _md_table(["group", "probes"], [[k, f"{n}"] for k, n in
+                                               sorted(a.object_groups.items(), key=lambda kv: (-kv[1], kv[0]))])
+    if a.prior is not None:
+        out += ["## Text-prior control (no video; a word n-gram model trained on the given train split)", ""]
+        out += _md_table(["task", "n", "accuracy %"], [[t, f"{row['n']}", f"{row['accuracy']:.1f}"]
+                                                       for t, row in a.prior.items()])
+    out += ["## Surface differences, foil vs text", ""]
+    out += _md_table(["task", *SURFACE], [[t, *[f"{row[c]:.2f}" if isinstance(row[c], float) else str(row[c])
+                                               for c in SURFACE]] for t, row in a.surface.items()])
+    out += ["## Probes per template / verb", ""]
+    groups: Counter[str] = Counter()
     for task in TASKS:
         groups.update(a.per_group.get(task, Counter()))
-    for name, _ in groups.most_common(max_groups):
-        g.add_row(escape(name), *[str(a.per_group.get(task, Counter()).get(name, 0)) for task in TASKS])
-    if len(groups) > max_groups:
-        g.caption = f"{len(groups) - max_groups} more groups not shown"
-    out.append(g)
-    return out
+    out += _md_table(["template / verb", *TASKS], [[g, *[str(a.per_group.get(t, Counter()).get(g, 0)) for t in TASKS]]
+                                                   for g, _ in sorted(groups.items(), key=lambda kv: (-kv[1], kv[0]))])
+    return "\n".join(out)
+
+
+def write_report(a: Audit, name: str, path: str | Path) -> Path:
+    """The full audit into `path`: Markdown (.md) or JSON (.json), by its extension."""
+    path = Path(path)
+    if path.suffix.lower() not in REPORT_FORMATS:
+        raise ValueError(f"{path}: a report is .md (Markdown) or .json, not {path.suffix or 'no extension'!r}")
+    text = to_markdown(a, name) if path.suffix.lower() == ".md" else json.dumps(to_dict(a), indent=2) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path

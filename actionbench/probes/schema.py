@@ -229,6 +229,8 @@ class ProbeSet:
     def load(cls, folder: str | Path) -> ProbeSet:
         """Read a probe-set folder; a malformed line raises ProbeSetError naming file and line."""
         folder = Path(folder)
+        if not folder.is_dir():
+            raise ProbeSetError(f"{folder}: {'not a folder' if folder.exists() else 'no such folder'}")
         for name in ("clips.jsonl", "probes.jsonl", "manifest.json"):
             if not (folder / name).is_file():
                 raise ProbeSetError(f"{folder / name}: missing (not a probe-set folder?)")

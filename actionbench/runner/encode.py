@@ -162,7 +162,7 @@ def encode_texts(model: Any, texts: list[str], cache: EmbeddingCache, rt: Runtim
                  progress: Any = None) -> None:
     """Encode (and commit) every text of this rank's shard that is not cached yet."""
     todo = [t for t in texts if text_key(t) not in cache and shard_of(text_key(t), rt.world) == rt.rank]
-    task = progress.add_task("texts", total=len(todo)) if progress else None
+    task = progress.add_task(f"{getattr(model, 'name', 'model')}: texts", total=len(todo)) if progress else None
     shape = None
     for b, start in enumerate(range(0, len(todo), batch_size), 1):
         chunk = todo[start : start + batch_size]

@@ -96,22 +96,9 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abst
 
 
 def progress_bar(enabled: bool, *, info: bool = False) -> Any:
-    """A rich progress bar on stderr (a disabled one when not `enabled`: add_task and advance still work).
+    """Counts and rates on stderr: a live bar in a terminal, plain periodic lines in a log (see
+    actionbench.progress); a disabled one when not `enabled` (add_task and advance still work). `info`: a column
+    for each task's `info` field (training shows its loss there)."""
+    from actionbench.progress import progress_bar as bar
 
-    `info`: one more column showing each task's `info` field (training shows its loss there), and the time spent.
-    """
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns: list[Any] = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
-    if info:
-        columns += [TextColumn("{task.fields[info]}"), TimeElapsedColumn()]
-    return Progress(*columns, TimeRemainingColumn(), console=Console(stderr=True), transient=False,
-                    disable=not enabled)
+    return bar(enabled, info=info)
