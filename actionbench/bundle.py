@@ -1,130 +1,34 @@
 """The result bundle: `results.json` + `predictions.jsonl`, written atomically and read back with checks.
 
-`results.json` is validated against `RESULTS_SCHEMA`, written in a small JSON-schema-like notation that
-this module checks itself (no dependency): a Python type, a dict of fields (`Optional` marks a field that
-may be absent), `[spec]` for a list, `MapOf(spec)` for a dict with free keys, `Enum(...)`, `Nullable(spec)`
-and `Any`. Errors are one line naming the file and the field (or line) at fault.
+`results.json` is validated against `RESULTS_SCHEMA`, written in the notation of `actionbench.schema`.
+Errors are one line naming the file and the field (or line) at fault.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from actionbench.errors import InputError, one_line
 from actionbench.files import atomic_write, read_jsonl
+from actionbench.files import read_json as _read_json
+from actionbench.metrics import MetricsError, check_bootstrap_size
+from actionbench.schema import AnyValue, Enum, MapOf, Nullable, Number, Optional, schema_errors
+
+__all__ = [  # the schema notation is re-exported: submission schemas are written in it
+    "AnyValue", "BundleError", "Enum", "MapOf", "Nullable", "Number", "Optional", "PREDICTIONS_FILE",
+    "RESULTS_FILE", "check", "check_results", "read_bundle", "read_json", "read_predictions", "schema_errors",
+    "write_bundle",
+]
 
 SCHEMA_VERSION = "1.0"
 RESULTS_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 
 
-class BundleError(ValueError):
+class BundleError(InputError):
     """A result bundle that cannot be read or does not follow the schema."""
-
-
-# ------------------------------------------------------------------------------ a tiny schema language
-
-
-@dataclass(frozen=True)
-class Optional:
-    """A field that may be absent."""
-
-    spec: Any
-
-
-@dataclass(frozen=True)
-class Nullable:
-    """A value that may be null."""
-
-    spec: Any
-
-
-@dataclass(frozen=True)
-class MapOf:
-    """A dict with free string keys and values of one spec."""
-
-    spec: Any
-
-
-@dataclass(frozen=True)
-class Enum:
-    """One of the given values."""
-
-    values: tuple[Any, ...]
-
-    def __init__(self, *values: Any) -> None:
-        object.__setattr__(self, "values", values)
-
-
-class _AnyValue:
-    def __repr__(self) -> str:
-        return "Any"
-
-
-AnyValue = _AnyValue()
-Number = (int, float)
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true/false", dict: "an object",
-               list: "a list", Number: "a number"}
-
-
-def _describe(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, (dict, list)) else type(value).__name__
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def schema_errors(value: Any, spec: Any, path: str = "") -> list[str]:
-    """Every mismatch between a JSON value and a spec, as `path: problem` strings (empty when valid)."""
-    where = path or "(top level)"
-    if spec is AnyValue:
-        return []
-    if isinstance(spec, Nullable):
-        return [] if value is None else schema_errors(value, spec.spec, path)
-    if isinstance(spec, Enum):
-        if value in spec.values and type(value) is type(next(v for v in spec.values if v == value)):
-            return []
-        return [f"{where}: expected one of {', '.join(json.dumps(v) for v in spec.values)}, got {_describe(value)}"]
-    if isinstance(spec, dict):
-        if not isinstance(value, dict):
-            return [f"{where}: expected an object, got {_describe(value)}"]
-        errors = []
-        for key, sub in spec.items():
-            optional = isinstance(sub, Optional)
-            if key not in value:
-                if not optional:
-                    errors.append(f"{path + '.' if path else ''}{key}: missing")
-                continue
-            errors += schema_errors(value[key], sub.spec if optional else sub, f"{path + '.' if path else ''}{key}")
-        return errors
-    if isinstance(spec, MapOf):
-        if not isinstance(value, dict):
-            return [f"{where}: expected an object, got {_describe(value)}"]
-        errors = []
-        for key in value:
-            errors += schema_errors(value[key], spec.spec, f"{path + '.' if path else ''}{key}")
-        return errors
-    if isinstance(spec, list):
-        if not isinstance(value, list):
-            return [f"{where}: expected a list, got {_describe(value)}"]
-        errors = []
-        for i, item in enumerate(value):
-            errors += schema_errors(item, spec[0], f"{path}[{i}]")
-        return errors
-    if isinstance(spec, tuple) or spec in (int, float, str, bool, dict, list):
-        types = spec if isinstance(spec, tuple) else (spec,)
-        # bool is an int in Python but not a number in a results file.
-        if isinstance(value, bool) and bool not in types:
-            ok = False
-        elif float in types and not isinstance(value, bool) and isinstance(value, int):
-            ok = True
-        else:
-            ok = isinstance(value, types)
-        if ok:
-            return []
-        return [f"{where}: expected {_TYPE_NAMES.get(spec, ' or '.join(_TYPE_NAMES[t] for t in types))}, "
-                f"got {_describe(value)}"]
-    raise TypeError(f"bad schema spec {spec!r}")
 
 
 def check(value: Any, spec: Any, file: str | Path) -> None:
@@ -132,7 +36,7 @@ def check(value: Any, spec: Any, file: str | Path) -> None:
     errors = schema_errors(value, spec)
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise BundleError(f"{file}: {errors[0]}{more}")
+        raise BundleError(f"{one_line(file)}: {errors[0]}{more}")
 
 
 # ------------------------------------------------------------------------------------------ the schema
@@ -209,12 +113,26 @@ PREDICTION_SCHEMA = {
 def check_results(results: dict[str, Any], file: str | Path = RESULTS_FILE) -> None:
     """Raise BundleError if `results` does not follow RESULTS_SCHEMA (plus the task names it may use)."""
     check(results, RESULTS_SCHEMA, file)
+    file = one_line(file)
     for section in ("results", "breakdowns"):
         for dataset, tasks in results[section].items():
             names = tasks if section == "results" else {t for g in tasks.values() for t in g}
             for task in names:
                 if task not in TASK_NAMES:
-                    raise BundleError(f"{file}: {section}.{dataset}: unknown task {task!r}")
+                    raise BundleError(f"{file}: {section}.{one_line(dataset)}: unknown task {one_line(task)!r}")
+    try:
+        check_bootstrap_size(results["bootstrap"]["size"])
+    except MetricsError as e:
+        raise BundleError(f"{file}: bootstrap.size: {e}") from None
+    for dataset, tasks in results["results"].items():
+        for task, cell in tasks.items():
+            where = f"{file}: results.{one_line(dataset)}.{task}"
+            if cell["n"] < 0 or cell["missing"] < 0:
+                raise BundleError(f"{where}: n and missing must not be negative")
+            if not 0 <= cell["accuracy"] <= 100 or not 0 <= cell["tie_rate"] <= 1:
+                raise BundleError(f"{where}: accuracy must be a percentage and tie_rate a fraction")
+            if len(cell["ci95"]) != 2:
+                raise BundleError(f"{where}.ci95: expected two numbers")
 
 
 # ----------------------------------------------------------------------------------------- read / write
@@ -234,31 +152,25 @@ def write_bundle(out_dir: str | Path, results: dict[str, Any], predictions: list
 
 
 def read_json(path: Path) -> Any:
-    """Parse a JSON file; errors name the file and line."""
+    """Parse a JSON file strictly (no duplicate keys, NaN or overflowing numbers); errors name the file and line."""
     if not path.is_file():
-        raise BundleError(f"{path}: missing")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise BundleError(f"{path}:{e.lineno}: malformed JSON ({e.msg})") from None
-    except UnicodeDecodeError:
-        raise BundleError(f"{path}: not UTF-8 text") from None
+        raise BundleError(f"{one_line(path)}: missing")
+    return _read_json(path, BundleError)
 
 
 def read_predictions(path: Path) -> list[dict[str, Any]]:
     """Read `predictions.jsonl`, checking every row against PREDICTION_SCHEMA and probe ids for duplicates."""
     if not path.is_file():
-        raise BundleError(f"{path}: missing")
+        raise BundleError(f"{one_line(path)}: missing")
     rows: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for lineno, row in read_jsonl(path, BundleError):
         errors = schema_errors(row, PREDICTION_SCHEMA)
         if errors:
-            raise BundleError(f"{path}:{lineno}: {errors[0]}")
+            raise BundleError(f"{one_line(path)}:{lineno}: {errors[0]}")
         if row["probe_id"] in seen:
-            raise BundleError(
-                f"{path}:{lineno}: duplicate probe_id {row['probe_id']} (first on line {seen[row['probe_id']]})"
-            )
+            raise BundleError(f"{one_line(path)}:{lineno}: duplicate probe_id {one_line(row['probe_id'])} "
+                              f"(first on line {seen[row['probe_id']]})")
         seen[row["probe_id"]] = lineno
         rows.append(row)
     return rows
@@ -268,7 +180,7 @@ def read_bundle(bundle_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, 
     """Read and check a result bundle folder; returns (results, predictions)."""
     folder = Path(bundle_dir)
     if not folder.is_dir():
-        raise BundleError(f"{folder}: not a folder")
+        raise BundleError(f"{one_line(folder)}: not a folder")
     results = read_json(folder / RESULTS_FILE)
     check_results(results, folder / RESULTS_FILE)
     predictions = read_predictions(folder / PREDICTIONS_FILE)

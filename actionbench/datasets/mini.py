@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from actionbench.datasets.records import ego4d_split
+from actionbench.errors import InputError
 from actionbench.ids import seeded_rng, stable_hash
 
 FRAME_SIZE = 64
@@ -131,7 +132,7 @@ SIZES: dict[str, MiniSize] = {
 }
 
 
-class MiniDataError(ValueError):
+class MiniDataError(InputError):
     """A bad request for the mini benchmark (unknown size, output folder not empty, ...)."""
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from actionbench.errors import InputError
 from actionbench.ids import unit_interval
 from actionbench.probes.schema import Clip
 
 SPLITS = ("train", "val", "test", "all")
 
 
-class AnnotationError(ValueError):
+class AnnotationError(InputError):
     """A malformed annotation file or line; the message names the file and line (or index)."""
 
 

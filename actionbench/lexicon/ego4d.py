@@ -14,6 +14,7 @@ from pathlib import Path
 
 from lemminflect import getAllLemmas, getAllLemmasOOV, getInflection
 
+from actionbench.errors import InputError
 from actionbench.lexicon import DATA_DIR
 
 DEFAULT_PATH = DATA_DIR / "ego4d_verbs.tsv"
@@ -22,7 +23,7 @@ KINDS = ("antonym", "none")
 _PHRASE = re.compile(r"[a-z]+(?: [a-z]+)*")
 
 
-class LexiconError(ValueError):
+class LexiconError(InputError):
     """A malformed lexicon file; the message names the file and line."""
 
 

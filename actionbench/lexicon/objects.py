@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lemminflect import getInflection, getLemma
 
+from actionbench.errors import InputError
 from actionbench.lexicon import DATA_DIR
 
 VOCABULARY_FILE = DATA_DIR / "objects.tsv"
@@ -69,7 +70,7 @@ PLURAL_ONLY = frozenset(
 )
 
 
-class VocabularyError(ValueError):
+class VocabularyError(InputError):
     """A malformed object-vocabulary file or annotation; the message names the file and line."""
 
 

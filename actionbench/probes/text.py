@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from actionbench.errors import InputError
+
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’\-][A-Za-z0-9]+)*|\S")
 
 
@@ -46,7 +48,7 @@ def match_case(old: str, new: str) -> str:
     return new
 
 
-class EditError(ValueError):
+class EditError(InputError):
     """An edit that is not token-exact or that changes nothing."""
 
 
