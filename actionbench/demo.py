@@ -103,7 +103,8 @@ def run_demo(out: Path, *, seed: int = 0, size: str = "default", console: Consol
     else:
         full += stages(out=out, sets=sets, seed=seed, console=console, evaluate_rows=evaluate_rows)
 
+    from actionbench.leaderboard import ProbeSetIndex
     from actionbench.leaderboard.terminal import render_terminal
 
     console.rule("Leaderboard of the demo's runs")
-    console.print(render_terminal(full))
+    console.print(render_terminal(full, index=ProbeSetIndex.from_paths([folder for folder, _ in sets.values()])))

@@ -8,8 +8,9 @@ from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from actionbench.cli import app, console, err_console, fail
+from actionbench.cli import app, console, err_console, fail, labelled
 
 TASK_COLUMNS = (("action_antonym", "AA"), ("video_reversal", "VR"), ("object_replacement", "OR"))
 
@@ -37,10 +38,10 @@ def results_table(results: dict[str, Any]) -> Table:
             if cell is None or cell["n"] == 0:
                 row.append("-")
             elif task == "video_reversal" and cell.get("temporally_blind"):
-                row.append("[dim]temporally blind[/]")
+                row.append(Text("temporally blind", style="dim"))
             else:
                 lo, hi = cell["ci95"]
-                row.append(f"{cell['accuracy']:.1f} [dim]({lo:.1f}-{hi:.1f})[/]")
+                row.append(Text.assemble(f"{cell['accuracy']:.1f} ", (f"({lo:.1f}-{hi:.1f})", "dim")))
         cons = results.get("consistent", {}).get(dataset)
         row.append("-" if cons is None or results.get("temporally_blind") else f"{cons['accuracy']:.1f}")
         n = sum(c["n"] for c in cells.values())
@@ -89,9 +90,10 @@ def eval_command(
     if results["missing"]:
         n = sum(len(m["probe_ids"]) for m in results["missing"])
         for m in results["missing"][:5]:
-            err_console.print(f"[yellow]missing:[/] clip {m['clip_id']}: {m['error']}", highlight=False)
+            err_console.print(labelled("missing:", "yellow", f"clip {m['clip_id']}: {m['error']}"))
         if len(results["missing"]) > 5:
-            err_console.print(f"[yellow]missing:[/] ... and {len(results['missing']) - 5} more clips (see results.json)")
+            err_console.print(labelled("missing:", "yellow",
+                                       f"... and {len(results['missing']) - 5} more clips (see results.json)"))
         if not allow_missing:
             fail(f"{n} probes of {len(results['missing'])} clips could not be scored; the bundle is marked partial "
                  "(pass --allow-missing to accept)", code=1)
@@ -111,9 +113,9 @@ def models_command() -> None:
     for name, spec in sorted(registry.specs.items(), key=lambda kv: (kv[1].source != "built-in", kv[0])):
         table.add_row(f"{name}:<...>" if spec.prefix else name, spec.description, spec.weights, spec.source)
     console.print(table)
-    console.print("any model also runs as [bold]path/to/file.py:factory[/]; controls wrap any name, "
+    console.print("any model also runs as path/to/file.py:factory; controls wrap any name, "
                   "e.g. blind:clip:ViT-B-32")
     for name, error in sorted(registry.broken.items()):
-        err_console.print(f"[yellow]warning:[/] plugin {name!r} failed to load: {error}", highlight=False)
+        err_console.print(labelled("warning:", "yellow", f"plugin {name!r} failed to load: {error}"))
     for note in registry.shadowed:
-        err_console.print(f"[yellow]warning:[/] {note}", highlight=False)
+        err_console.print(labelled("warning:", "yellow", note))

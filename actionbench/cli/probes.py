@@ -8,10 +8,9 @@ from enum import Enum
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from actionbench.cli import app, console, fail
+from actionbench.cli import app, console, fail, labelled
 
 lexicon_app = typer.Typer(help="Inspect and rebuild the project's lexicon.", no_args_is_help=True)
 app.add_typer(lexicon_app, name="lexicon")
@@ -148,7 +147,7 @@ def doctor_cmd(
             t.add_column("video")
             t.add_column("error")
             for b in report.bad:
-                t.add_row(escape(b.clip_id), escape(b.video), escape(b.error))
+                t.add_row(b.clip_id, b.video, b.error)
             console.print(t)
         else:
             console.print(f"{folder}: all {report.checked} videos decode ({report.decoder})")
@@ -170,7 +169,7 @@ def preprocess_cmd(
     done, failed = preprocess_folder(videos, out, fps=fps, size=size, workers=workers, console=console)
     console.print(f"{done} videos written to {out}")
     for path, err in failed:
-        console.print(f"[red]failed[/] {path}: {err}")
+        console.print(labelled("failed", "red", f"{path}: {err}"))
     if failed:
         raise typer.Exit(1)
 

@@ -58,7 +58,6 @@ def audit(ps: ProbeSet) -> Audit:
 
 def render(a: Audit, max_groups: int = 200):
     """Rich renderables for the audit."""
-    from rich.markup import escape
     from rich.table import Table
 
     out = []
@@ -68,7 +67,7 @@ def render(a: Audit, max_groups: int = 200):
     t.add_column("clips", justify="right")
     for task in TASKS:
         for reason, n in sorted(a.dropped.get(task, {}).items(), key=lambda kv: -kv[1]):
-            t.add_row(task, escape(reason), str(n))
+            t.add_row(task, reason, str(n))
     if not any(a.dropped.values()):
         t.add_row("-", "none dropped", "0")
     out.append(t)
@@ -94,7 +93,7 @@ def render(a: Audit, max_groups: int = 200):
     for task in TASKS:
         groups.update(a.per_group.get(task, Counter()))
     for name, _ in groups.most_common(max_groups):
-        g.add_row(escape(name), *[str(a.per_group.get(task, Counter()).get(name, 0)) for task in TASKS])
+        g.add_row(name, *[str(a.per_group.get(task, Counter()).get(name, 0)) for task in TASKS])
     if len(groups) > max_groups:
         g.caption = f"{len(groups) - max_groups} more groups not shown"
     out.append(g)
