@@ -176,13 +176,13 @@ def _constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_float=_float, parse_int=_int, parse_constant=_constant)
 
 
-def loads(text: str, where: str, error: type[Exception] = InputError) -> Any:
-    """Parse strict JSON; a problem raises `error("<where>:<line>: ...")` (the line within `text` is added when
-    `text` has several)."""
+def loads(text: str, where: str, error: type[Exception] = InputError, *, lines: bool = False) -> Any:
+    """Parse strict JSON; a problem raises `error("<where>: ...")`, or `error("<where>:<line>: ...")` with
+    `lines` (for a whole file)."""
     try:
         return _DECODER.decode(text)
     except json.JSONDecodeError as e:
-        line = f":{e.lineno}" if "\n" in text.strip() else ""
+        line = f":{e.lineno}" if lines else ""
         raise error(f"{where}{line}: malformed JSON ({e.msg})") from None
     except _Refused as e:
         raise error(f"{where}: {e}") from None
@@ -210,7 +210,7 @@ def read_text(path: str | Path, error: type[Exception] = InputError) -> str:
 
 def read_json(path: str | Path, error: type[Exception] = InputError) -> Any:
     """Parse a JSON file strictly (see the module doc); errors name the file and line."""
-    return loads(read_text(path, error), one_line(path), error)
+    return loads(read_text(path, error), one_line(path), error, lines=True)
 
 
 def read_jsonl(path: str | Path, error: type[Exception] = InputError) -> Iterator[tuple[int, Any]]:
