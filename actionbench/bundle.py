@@ -143,11 +143,16 @@ def write_bundle(out_dir: str | Path, results: dict[str, Any], predictions: list
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = sorted(predictions, key=lambda r: r["probe_id"])
-    lines = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n" for r in rows)
+    # Both files are serialised before either is written: a value JSON cannot hold (NaN) fails before anything on
+    # disk changes, so an existing bundle is never left with new predictions beside its old results.json.
+    try:
+        lines = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n" for r in rows)
+        text = json.dumps(results, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+    except ValueError as e:
+        raise BundleError(f"{one_line(out)}: the results cannot be written as JSON ({e})") from None
     # Predictions first: a crash between the two writes leaves no results.json claiming them.
     atomic_write(out / PREDICTIONS_FILE, lines)
-    atomic_write(out / RESULTS_FILE, json.dumps(results, indent=2, sort_keys=True, ensure_ascii=False,
-                                                 allow_nan=False) + "\n")
+    atomic_write(out / RESULTS_FILE, text)
     return out
 
 

@@ -226,6 +226,7 @@ def summarize(
     """
     if policy not in POLICIES:
         raise MetricsError(f"unknown tie policy {policy!r} (choose from {', '.join(POLICIES)})")
+    check_bootstrap_size(bootstrap_size)
     rows = _check_rows(predictions)
     by_cell: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
