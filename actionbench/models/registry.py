@@ -236,7 +236,40 @@ def create_model(name: str, args: dict[str, Any] | None = None) -> Any:
         model.name = name
     if not _own(model, "args"):
         model.args = args
+    if not spec.source.startswith("built-in") and not _own(model, "factory_source"):
+        # A file or entry-point plugin: its code is part of what it computes (see source_digest).
+        model.factory_source = source_digest(spec.factory)
     return model
+
+
+_HARNESS_DIR = Path(__file__).resolve().parents[1]
+
+
+def source_digest(*objects: Any) -> str | None:
+    """A hash of the source files that define `objects` (functions, classes, or instances: their class, and a
+    wrapped `inner` model's), outside the harness itself. It goes into a model's fingerprint, so a plugin whose code
+    changed never gets the embeddings its old code cached, even when it forgets to bump its `version`."""
+    files: set[Path] = set()
+    todo = list(objects)
+    while todo:
+        obj = todo.pop()
+        if obj is None:
+            continue
+        target = obj if inspect.isfunction(obj) or inspect.isclass(obj) or inspect.ismethod(obj) else type(obj)
+        try:
+            source = inspect.getsourcefile(target)
+        except (TypeError, OSError):
+            source = None
+        if source:
+            path = Path(source).resolve()
+            if _HARNESS_DIR not in path.parents and path.is_file():
+                files.add(path)
+        inner = getattr(obj, "inner", None) if not inspect.isclass(obj) else None
+        if inner is not None and inner is not obj:
+            todo.append(inner)
+    if not files:
+        return None
+    return stable_hash(*[f"{p.name}:{stable_hash(p.read_bytes().decode('utf-8', 'replace'))}" for p in sorted(files)])
 
 
 def _own(model: Any, attr: str) -> bool:
