@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-PROTOCOL_VERSION = "1.0"
+from typing import Any
+
+from actionbench.version import PROTOCOL_VERSION, __version__
 
 __all__ = ["__version__", "PROTOCOL_VERSION", "evaluate"]
 
 
-def __getattr__(name: str):
-    # Lazy: `import actionbench` must stay cheap (no torch import for probe building).
-    if name == "evaluate":
-        from actionbench.evaluate import evaluate
+def evaluate(model: Any, probes: Any, videos: Any, **kwargs: Any) -> tuple[dict[str, Any], Any]:
+    """Score a model on probe sets: see `actionbench.runner.evaluate` for the arguments.
 
-        return evaluate
-    raise AttributeError(name)
+    Imported on call: `import actionbench` stays cheap (no torch import for probe building).
+    """
+    from actionbench.runner import evaluate as run
+
+    return run(model, probes, videos, **kwargs)

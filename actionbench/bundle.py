@@ -21,6 +21,7 @@ __all__ = [  # the schema notation is re-exported: submission schemas are writte
     "RESULTS_FILE", "check", "check_results", "read_bundle", "read_json", "read_predictions", "schema_errors",
     "write_bundle",
 ]
+from actionbench.tasks import PROBE_TASKS
 
 SCHEMA_VERSION = "1.0"
 RESULTS_FILE = "results.json"
@@ -41,7 +42,7 @@ def check(value: Any, spec: Any, file: str | Path) -> None:
 
 # ------------------------------------------------------------------------------------------ the schema
 
-TASK_NAMES = ("action_antonym", "video_reversal", "object_replacement")
+TASK_NAMES = PROBE_TASKS  # from the task table
 TIE_POLICIES = ("half", "strict", "paper")
 Interval = [Number]
 

@@ -28,9 +28,9 @@ def _paxion_stages():
 
 def build_mini_probes(out: Path, seed: int, size: str, console: Console) -> dict[str, tuple[Path, Path]]:
     """Generate the mini benchmark and build its probe sets; returns {name: (probe-set folder, videos root)}."""
-    from actionbench.cli.probes import counts_table
     from actionbench.datasets.mini import generate_mini
     from actionbench.probes.schema import ProbeSet
+    from actionbench.tables import counts_table
 
     with console.status("Generating the mini benchmark ..."):
         info = generate_mini(out / "mini", seed=seed, size=size)
@@ -44,7 +44,7 @@ def build_mini_probes(out: Path, seed: int, size: str, console: Console) -> dict
 def mini_probe_sets(data: Path, out: Path) -> dict[str, tuple[Path, Path]]:
     """The mini benchmark's train and validation probe sets (built once; object foils from its own objects):
     {"ssv2-train" | "ssv2-val" | "ego4d-train" | "ego4d-val": (probe-set folder, videos root)}."""
-    from actionbench.cli.probes import read_annotations
+    from actionbench.datasets.read import read_annotations
     from actionbench.probes.build import build_probes
 
     sets: dict[str, tuple[Path, Path]] = {}
@@ -66,8 +66,8 @@ def evaluate_rows(
     console: Console,
 ) -> list[Path]:
     """Evaluate each (bundle name, model, model args, limit) on the demo's validation sets; returns bundle dirs."""
-    from actionbench.cli.evaluation import results_table
-    from actionbench.evaluate import evaluate
+    from actionbench.runner import evaluate
+    from actionbench.tables import results_table
 
     probes = [sets[name][0] for name in DEMO_SETS]
     videos = [sets[name][1] for name in DEMO_SETS]

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from actionbench import tasks
 from actionbench.errors import InputError
 from actionbench.ids import seeded_rng, unit_interval
 
@@ -25,7 +26,7 @@ DEFAULT_POLICY = "half"
 TIE_RTOL = 1e-6  # |s_true - s_foil| <= TIE_RTOL * max(1, |s|) is a tie
 PAPER_VR_EPS = 1e-5  # the original code flips a coin when |p0 - p1| < 1e-5
 Z95 = 1.959963984540054  # the two-sided 95% normal quantile
-ACTION_TASKS = ("action_antonym", "video_reversal")  # the "consistent" score needs both
+ACTION_TASKS = tasks.action_ids()  # the "consistent" score needs every one
 BOOTSTRAP_SIZES = (100, 1_000_000)  # fewer replicates collapse a 95% interval; more is a typo, not rigour
 UNGROUPED = "(none)"  # breakdown key for probes whose clip has no template / verb
 
@@ -59,12 +60,12 @@ def decide(
     tie = abs(a - b) <= TIE_RTOL * max(1.0, abs(a), abs(b))
     # 'strict' covers AA and OR only: on VR every order-invariant model ties, and would score 0%, so VR
     # ties keep their half credit under it.
-    if policy == "half" or (policy == "strict" and task == "video_reversal"):
+    if policy == "half" or (policy == "strict" and task == tasks.VR):
         return (0.5 if tie else float(a > b)), tie
     if policy == "strict":
         return (0.0 if tie else float(a > b)), tie
     # policy == "paper": the original code's behaviour, kept for reproducing its numbers.
-    if task != "video_reversal":
+    if task != tasks.VR:
         return (1.0 if tie else float(a > b)), tie  # np.argmax picks index 0 (the true text) on a tie
     scale = 1.0 if logit_scale is None else float(logit_scale)
     # |p0 - p1| of a two-way softmax is |tanh(scale * (a - b) / 2)|.
@@ -242,7 +243,7 @@ def summarize(
             block = _accuracy_block(cell, seed=bootstrap_seed, size=bootstrap_size, key=(dataset, task))
             block["tie_rate"] = sum(bool(r["tie"]) for r in cell) / len(cell)
             block["missing"] = 0
-            if task == "video_reversal":
+            if task == tasks.VR:
                 block["temporally_blind"] = bool(temporally_blind)
             results[dataset][task] = block
         all_rows = [r for task_rows in by_cell[dataset].values() for r in task_rows]

@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from actionbench.evaluate import evaluate
 from actionbench.ids import seeded_rng, stable_hash
 from actionbench.models.registry import create_model
 from actionbench.probes.schema import Clip, Probe, ProbeSet
+from actionbench.runner import evaluate
 from actionbench.video import FrameSpec, read_frames, reverse_frames, to_model_input
 
 SIZE, FPS, SECONDS = 224, 5, 4

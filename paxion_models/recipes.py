@@ -69,7 +69,7 @@ def run_mini_claim(seed: int, out: Path, size: str = "default", eval_set: str = 
     evaluate every model and control on `eval_set`, check the claims."""
     from actionbench.datasets.mini import generate_mini
     from actionbench.demo import mini_probe_sets
-    from actionbench.evaluate import evaluate
+    from actionbench.runner import evaluate
 
     out.mkdir(parents=True, exist_ok=True)
     timings = {}

@@ -451,7 +451,7 @@ def test_a_bundle_written_by_the_runner_validates_and_a_limit_run_does_not(tmp_p
     sys.path.insert(0, str(Path(__file__).parent))
     import _evalkit
 
-    from actionbench.evaluate import evaluate
+    from actionbench.runner import evaluate
 
     probes_dir, videos = _evalkit.make_suite(tmp_path / "suite", n_clips=6)
     evaluate("chance", [probes_dir], [videos], out=tmp_path / "full", cache=False, bootstrap_size=100)

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from actionbench.datasets.vocabulary import build_vocabulary
 from actionbench.lexicon import Lexicon
 from actionbench.lexicon.objects import (
     NEVER_REPLACEABLE,
@@ -20,7 +21,6 @@ from actionbench.lexicon.objects import (
     ObjectEntry,
     ObjectVocabulary,
     VocabularyError,
-    build_vocabulary,
     head_noun,
     load_object_vocabulary,
     write_vocabulary,

@@ -40,7 +40,7 @@ def test_family_accuracy_puts_both_directions_of_a_family_together(tmp_path):
     pytest.importorskip("actionbench.datasets.mini")
     from actionbench.datasets.mini import EGO4D_PAIRS, SSV2_PAIRS, generate_mini
     from actionbench.demo import mini_probe_sets
-    from actionbench.evaluate import evaluate
+    from actionbench.runner import evaluate
     from paxion_models.recipes import family_accuracy
 
     generate_mini(tmp_path / "mini", seed=0, size="tiny")

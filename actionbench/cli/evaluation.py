@@ -4,55 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
 from actionbench.cli import app, console, err_console, fail, labelled
-
-TASK_COLUMNS = (("action_antonym", "AA"), ("video_reversal", "VR"), ("object_replacement", "OR"))
-
-
-def results_table(results: dict[str, Any]) -> Table:
-    """One row per dataset: accuracy and 95% interval per task, the consistent score, ties and missing."""
-    model = results["model"]["name"]
-    title = f"{model} · ties={results['ties']}"
-    if results.get("subset"):
-        title += f" · subset of {results['subset']['limit']} probes"
-    if results.get("partial"):
-        title += " · PARTIAL"
-    table = Table(title=title, title_justify="left")
-    table.add_column("dataset")
-    for _, short in TASK_COLUMNS:
-        table.add_column(short, justify="right")
-    table.add_column("consistent", justify="right")
-    table.add_column("n", justify="right")
-    table.add_column("ties", justify="right")
-    table.add_column("missing", justify="right")
-    for dataset, cells in sorted(results["results"].items()):
-        row = [dataset]
-        for task, _ in TASK_COLUMNS:
-            cell = cells.get(task)
-            if cell is None or cell["n"] == 0:
-                row.append("-")
-            elif task == "video_reversal" and cell.get("temporally_blind"):
-                row.append(Text("temporally blind", style="dim"))
-            else:
-                lo, hi = cell["ci95"]
-                row.append(Text.assemble(f"{cell['accuracy']:.1f} ", (f"({lo:.1f}-{hi:.1f})", "dim")))
-        cons = results.get("consistent", {}).get(dataset)
-        row.append("-" if cons is None or results.get("temporally_blind") else f"{cons['accuracy']:.1f}")
-        n = sum(c["n"] for c in cells.values())
-        ties = sum(c["tie_rate"] * c["n"] for c in cells.values())
-        row.append(str(n))
-        row.append(f"{100 * ties / n:.1f}%" if n else "-")
-        row.append(str(sum(c.get("missing", 0) for c in cells.values())))
-        table.add_row(*row)
-    return table
+from actionbench.tables import results_table
 
 
+# results_table lives in the library (actionbench.tables); imported here for the eval command
 @app.command("eval")
 def eval_command(
     model: str = typer.Option(..., "--model", help="registry name (see `actionbench models`) or path/to/file.py:factory"),
@@ -74,8 +34,8 @@ def eval_command(
     bootstrap_size: int = typer.Option(1000, "--bootstrap-size"),
 ) -> None:
     """Score a model on ActionBench probe sets and write a result bundle (results.json + predictions.jsonl)."""
-    from actionbench.evaluate import command_line, evaluate
     from actionbench.models.registry import parse_model_args
+    from actionbench.runner import command_line, evaluate
 
     args = parse_model_args(model_arg, checkpoint)
     results, _ = evaluate(

@@ -11,6 +11,8 @@ import typer
 from rich.table import Table
 
 from actionbench.cli import app, console, fail, labelled
+from actionbench.datasets.read import read_annotations
+from actionbench.tables import counts_table
 
 lexicon_app = typer.Typer(help="Inspect and rebuild the project's lexicon.", no_args_is_help=True)
 app.add_typer(lexicon_app, name="lexicon")
@@ -27,29 +29,6 @@ def _sha(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()[:16]
-
-
-def read_annotations(dataset: str, annotations: Path, split: str, alpha: float = 4.9):
-    """Dispatch to the right reader; returns (ReadResult, reader parameters)."""
-    if dataset == "ssv2":
-        from actionbench.datasets.ssv2 import read_ssv2
-
-        return read_ssv2(annotations, split), {}
-    from actionbench.datasets import ego4d
-
-    if annotations.name.endswith("narration.json") or annotations.suffix == ".json":
-        return ego4d.read_narrations(annotations, split=split, alpha=alpha), {"reader": "narration.json", "alpha": alpha}
-    return ego4d.read_egoclip(annotations, split=split), {"reader": "egoclip"}
-
-
-def counts_table(rows: list[tuple[str, dict[str, int]]], title: str = "Probe counts") -> Table:
-    t = Table(title=title)
-    t.add_column("probe set")
-    for col in ("clips", "action_antonym", "video_reversal", "object_replacement"):
-        t.add_column(col, justify="right")
-    for name, counts in rows:
-        t.add_row(name, *[str(counts.get(c, 0)) for c in ("clips", "action_antonym", "video_reversal", "object_replacement")])
-    return t
 
 
 @app.command("build-probes")
@@ -182,7 +161,8 @@ def build_objects_cmd(
     min_count: int = typer.Option(5),
 ) -> None:
     """Rebuild the typed object vocabulary from annotations (the shipped one is frozen and versioned)."""
-    from actionbench.lexicon.objects import build_vocabulary, write_vocabulary
+    from actionbench.datasets.vocabulary import build_vocabulary
+    from actionbench.lexicon.objects import write_vocabulary
 
     entries = build_vocabulary(list(ssv2), list(ego4d), min_count)
     write_vocabulary(entries, out)

@@ -18,9 +18,10 @@ from typing import Any
 from actionbench.datasets.records import AnnotationError
 from actionbench.datasets.ssv2 import read_ssv2
 from actionbench.files import describe, read_json, read_jsonl
-from actionbench.probes.schema import TASKS, Clip, Probe, ProbeSet, probe_id_for, seed_key
+from actionbench.probes.schema import Clip, Probe, ProbeSet, probe_id_for, seed_key
+from actionbench.tasks import AA, OR, VR
+from actionbench.tasks import PROBE_TASKS as TASKS
 
-AA, VR, OR = TASKS
 RELEASED_LEXICON = "released-actionbench"
 
 
@@ -71,7 +72,7 @@ def import_released(path: str | Path, dataset: str, split: str) -> ProbeSet:
 
 def _clean(dataset: str, text: str) -> str:
     if dataset == "ego4d":
-        from actionbench.datasets.ego4d import clean_text
+        from actionbench.probes.narration import clean_text
 
         return clean_text(text)
     return text

@@ -8,8 +8,9 @@ from actionbench.ids import stable_hash
 from actionbench.leaderboard.submission import Entry
 from actionbench.leaderboard.validate import ValidationError, protocol_signature
 from actionbench.metrics import holm, paired_bootstrap
+from actionbench.tasks import PROBE_TASKS
 
-TASK_ORDER = ("action_antonym", "video_reversal", "object_replacement")
+TASK_ORDER = PROBE_TASKS  # from the task table
 SIGNIFICANCE = 0.05
 
 

@@ -11,15 +11,16 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from actionbench import tasks
 from actionbench.leaderboard.compare import Comparison, compare_cells
 from actionbench.leaderboard.submission import BACKBONE_METHOD, Entry
 
 DATASET_ORDER = ("ego4d", "ssv2")
 DATASET_LABELS = {"ego4d": "Ego4d", "ssv2": "SSv2"}  # spelled as in the paper's Table 1
-MAIN_TASKS = ("action_antonym", "video_reversal")
-CONTROL_TASK = "object_replacement"
-TASK_SHORT = {"action_antonym": "AA", "video_reversal": "VR", "object_replacement": "OR"}
-CHANCE = 50.0
+MAIN_TASKS = tasks.action_ids()
+CONTROL_TASK = next(t.id for t in tasks.all_tasks() if t.control)
+TASK_SHORT = {t: tasks.short(t) for t in tasks.PROBE_TASKS}
+CHANCE = tasks.get(MAIN_TASKS[0]).chance
 ONE_DECIMAL = Decimal("0.1")
 
 

@@ -50,7 +50,7 @@ def render_terminal(bundle_dirs: list[str | Path] | str | Path, *, check: bool =
     metrics recompute from predictions); a failure raises ValidationError. Without `index` (the probe sets the
     runs were scored on) measured rows are marked "(unverified)".
     """
-    from actionbench.leaderboard import load_leaderboard
+    from actionbench.leaderboard.load import load_leaderboard
 
     board = load_leaderboard(bundle_dirs, check=check, index=index, unverified=index is None, allow_mixed=True,
                              seed=seed, bootstrap_size=bootstrap_size)

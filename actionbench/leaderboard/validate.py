@@ -23,6 +23,7 @@ from actionbench.ids import canonical_json
 from actionbench.leaderboard.submission import Entry, SubmissionError
 from actionbench.metrics import MetricsError, decide, summarize
 from actionbench.probes.schema import Manifest, ProbeSet, ProbeSetError, read_manifest
+from actionbench.tasks import PROBE_TASKS
 
 FLOAT_TOLERANCE = 1e-6  # recomputed floats may differ only by rounding
 
@@ -150,8 +151,7 @@ def check_probe_ids(entry: Entry, index: ProbeSetIndex) -> None:
         if ps.manifest.dataset != ps_ref["dataset"] or ps.manifest.split != ps_ref["split"]:
             raise ValidationError(f"{entry.folder}: probe set {pid} is {ps.manifest.dataset} {ps.manifest.split}, "
                                   f"{RESULTS_FILE} says {ps_ref['dataset']} {ps_ref['split']}")
-        n_manifest = sum(ps.manifest.counts.get(t, 0) for t in ("action_antonym", "video_reversal",
-                                                                 "object_replacement"))
+        n_manifest = sum(ps.manifest.counts.get(t, 0) for t in PROBE_TASKS)
         if ps_ref["n_probes"] != n_manifest:
             raise ValidationError(f"{entry.folder}: probe set {pid}: n_probes is {ps_ref['n_probes']}, "
                                   f"its manifest counts {n_manifest}")
@@ -160,7 +160,7 @@ def check_probe_ids(entry: Entry, index: ProbeSetIndex) -> None:
             clip = clips[p.clip_id]
             expected[p.probe_id] = {"task": p.task, "dataset": clip.dataset, "clip_id": p.clip_id,
                                     "source_video": clip.source_video, "group": clip.action}
-        for task in ("action_antonym", "video_reversal", "object_replacement"):
+        for task in PROBE_TASKS:
             counts[(ps.manifest.dataset, task)] += ps.manifest.counts.get(task, 0)
 
     path = entry.folder / PREDICTIONS_FILE

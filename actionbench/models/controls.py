@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from actionbench.models.protocol import CrossEncoder, ModelError, ModelSpec, VideoTextModel
+from actionbench.models.protocol import CrossEncoder, ModelError, ModelSpec, VideoTextModel, model_kind
 
 MODES = ("first-frame", "last-frame", "blind")
 
@@ -83,30 +83,24 @@ class CrossControl(_Control, CrossEncoder):
 
 def wrap(inner: Any, mode: str) -> VideoTextModel | CrossEncoder:
     """Wrap any model (dual or cross) in a control."""
-    from actionbench.models.registry import model_kind
-
     if mode not in MODES:
         raise ModelError(f"unknown control {mode!r} (choose from {', '.join(MODES)})")
     return DualControl(inner, mode) if model_kind(inner) == "dual" else CrossControl(inner, mode)
 
 
 def _factory(mode: str):
-    def make(rest: str, **args: Any) -> VideoTextModel | CrossEncoder:
-        from actionbench.models.registry import create_model
-
-        if not rest:
-            raise ModelError(f"{mode}: name the model to wrap, e.g. {mode}:clip:ViT-B-32")
-        return wrap(create_model(rest, args), mode)
+    def make(inner: Any) -> VideoTextModel | CrossEncoder:
+        return wrap(inner, mode)
 
     make.__doc__ = f"`{mode}:<model>` control."
     return make
 
 
 SPECS = [
-    ModelSpec("first-frame", _factory("first-frame"), prefix=True, weights="those of <model>",
+    ModelSpec("first-frame", _factory("first-frame"), prefix=True, wraps=True, weights="those of <model>",
               description="first-frame:<model>: the first sampled frame repeated (start-state cue only)"),
-    ModelSpec("last-frame", _factory("last-frame"), prefix=True, weights="those of <model>",
+    ModelSpec("last-frame", _factory("last-frame"), prefix=True, wraps=True, weights="those of <model>",
               description="last-frame:<model>: the last sampled frame repeated (end-state cue only)"),
-    ModelSpec("blind", _factory("blind"), prefix=True, weights="those of <model>",
+    ModelSpec("blind", _factory("blind"), prefix=True, wraps=True, weights="those of <model>",
               description="blind:<model>: one constant grey video for every clip (what the text alone gives)"),
 ]

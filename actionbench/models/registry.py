@@ -12,6 +12,7 @@ ModelSpec, or a list of ModelSpecs. Built-ins win over plugins of the same name.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib.util
 import inspect
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from actionbench.ids import stable_hash
-from actionbench.models.protocol import ModelError, ModelSpec
+from actionbench.models.protocol import ModelError, ModelSpec, check_model, model_kind
 
 ENTRY_POINT_GROUP = "actionbench.models"
 _FILE_FORM = re.compile(r"^(?P<path>.+\.py):(?P<attr>[A-Za-z_][\w.]*)$")
@@ -103,7 +104,7 @@ def _specs_from(obj: Any, ep_name: str, dist: str) -> list[ModelSpec]:
 
 
 def _with_source(spec: ModelSpec, source: str) -> ModelSpec:
-    return ModelSpec(spec.name, spec.factory, spec.description, spec.weights, source, spec.prefix, spec.extra)
+    return dataclasses.replace(spec, source=source)
 
 
 def _plugin_entry_points(first: str | None = None) -> list[Any]:
@@ -197,18 +198,15 @@ def _file_spec(path: Path, attr: str) -> ModelSpec:
 
 
 def is_model(obj: Any) -> bool:
-    """Does `obj` follow the protocol (a dual encoder or a cross-encoder)?"""
-    dual = callable(getattr(obj, "encode_videos", None)) and callable(getattr(obj, "encode_texts", None))
-    return dual or callable(getattr(obj, "score", None))
+    """Does `obj` have a protocol's scoring methods (a dual encoder, a cross-encoder or a probe scorer)?"""
+    try:
+        model_kind(obj)
+    except ModelError:
+        return False
+    return True
 
 
-def model_kind(model: Any) -> str:
-    """`dual` (encode_videos + encode_texts) or `cross` (score)."""
-    if callable(getattr(model, "encode_videos", None)) and callable(getattr(model, "encode_texts", None)):
-        return "dual"
-    if callable(getattr(model, "score", None)):
-        return "cross"
-    raise ModelError(f"{type(model).__name__} is not a model: it needs encode_videos + encode_texts, or score")
+__all__ = ["Registry", "create_model", "is_model", "load_registry", "model_kind", "parse_model_args", "resolve"]
 
 
 def create_model(name: str, args: dict[str, Any] | None = None) -> Any:
@@ -217,8 +215,15 @@ def create_model(name: str, args: dict[str, Any] | None = None) -> Any:
     if not name:
         raise ModelError("empty model name")
     spec, rest = resolve(name)
+    if spec.wraps:  # a wrapper (the controls): <rest> names the model it wraps, created with the arguments
+        if not rest:
+            raise ModelError(f"{spec.name}: name the model to wrap, e.g. {spec.name}:clip:ViT-B-32")
+        inner = create_model(rest, args)
     try:
-        model = spec.factory(rest=rest, **args) if spec.prefix else spec.factory(**args)
+        if spec.wraps:
+            model = spec.factory(inner=inner)
+        else:
+            model = spec.factory(rest=rest, **args) if spec.prefix else spec.factory(**args)
     except TypeError as e:
         # Almost always an argument the factory does not take: say which model and which arguments.
         given = ", ".join(f"{k}={v!r}" for k, v in args.items()) or "no arguments"
@@ -239,6 +244,7 @@ def create_model(name: str, args: dict[str, Any] | None = None) -> Any:
     if not spec.source.startswith("built-in") and not _own(model, "factory_source"):
         # A file or entry-point plugin: its code is part of what it computes (see source_digest).
         model.factory_source = source_digest(spec.factory)
+    check_model(model)  # anything missing is one line now, not an AttributeError deep in the runner
     return model
 
 

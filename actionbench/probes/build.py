@@ -16,9 +16,9 @@ from typing import Any
 
 from actionbench.ids import seeded_rng
 from actionbench.lexicon import Lexicon
-from actionbench.probes.schema import TASKS, Clip, Probe, ProbeSet, probe_id_for, seed_key
-
-AA, VR, OR = TASKS
+from actionbench.probes.schema import Clip, Probe, ProbeSet, probe_id_for, seed_key
+from actionbench.tasks import AA, OR, VR
+from actionbench.tasks import PROBE_TASKS as TASKS
 
 
 def _antonym_rule(dataset: str) -> Callable[[Clip, Lexicon], Any]:

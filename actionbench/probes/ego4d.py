@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from actionbench.datasets.ego4d import Narration, parse_narration
 from actionbench.lexicon.ego4d import VerbEntry, inflect_like
+from actionbench.probes.narration import Narration, parse_narration
 from actionbench.probes.schema import Clip
 from actionbench.probes.text import EditError, change, make_edit, tokenize
 

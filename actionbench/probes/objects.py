@@ -85,29 +85,10 @@ def _fitting(
     slots = tuple((s.slot, vocab.type_of(s.text) if keep_type else None) for s in group)
     count = _needs_count(clip, group)
     plural = count and any(is_plural(s.text) for s in group)
-    base = _base_pool(vocab, dataset, slots, count, plural)
+    base = vocab.fitting(dataset, slots, count=count, plural=plural)
     return [n for n, head in base if n not in excluded and head not in excluded]
 
 
-_BASE_POOLS: dict[tuple[Any, ...], list[tuple[str, str]]] = {}
-
-
-def _base_pool(
-    vocab: Any, dataset: str, slots: tuple[tuple[str, str | None], ...], count: bool, plural: bool
-) -> list[tuple[str, str]]:
-    """(noun, head noun) of the nouns that fit every (slot, original type) and the grammatical number: the part of
-    `_fitting` that does not depend on the clip's own words, computed once per combination (probe sets have
-    100,000s of clips)."""
-    key = (id(vocab), dataset, slots, count, plural)
-    if key not in _BASE_POOLS:
-        pools = [vocab.candidates(slot, dataset, like_type=like_type) for slot, like_type in slots]
-        allowed = set(pools[0]).intersection(*pools[1:])
-        nouns = [n for n in pools[0] if n in allowed]
-        if count:
-            # Mass nouns cannot be counted ("a flour", "4 flours"); plural-only nouns cannot follow "a".
-            nouns = [n for n in nouns if vocab.type_of(n) != "substance" and (plural or not is_plural(n))]
-        _BASE_POOLS[key] = [(n, head_noun(n)) for n in nouns]
-    return _BASE_POOLS[key]
 
 
 def object_edit(

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from actionbench.probes.schema import TASKS, ProbeSet
+from actionbench.probes.schema import ProbeSet
 from actionbench.probes.text import tokenize
+from actionbench.tasks import AA
+from actionbench.tasks import PROBE_TASKS as TASKS
 
 
 @dataclass
@@ -30,7 +32,7 @@ def audit(ps: ProbeSet) -> Audit:
     stats: dict[str, list[tuple[int, int, bool]]] = defaultdict(list)
     for p in ps.probes:
         per_group[p.task][clips[p.clip_id].action or "(none)"] += 1
-        if p.task == "action_antonym" and p.edit and isinstance(p.edit.get("entry"), dict):
+        if p.task == AA and p.edit and isinstance(p.edit.get("entry"), dict):
             closed = p.edit["entry"].get("closed")
             if closed is not None:
                 kinds["closed" if closed else "open"] += 1

@@ -13,15 +13,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from actionbench import PROTOCOL_VERSION
 from actionbench.errors import InputError, one_line
 from actionbench.files import read_json, read_jsonl, relative_path, swapped_folder, write_new_file
 from actionbench.ids import canonical_json, stable_hash
 from actionbench.schema import Enum, MapOf, Nullable, schema_errors
 from actionbench.schema import Optional as OptionalField
+from actionbench.tasks import PROBE_TASKS, short
+from actionbench.version import PROTOCOL_VERSION
 
-TASKS = ("action_antonym", "video_reversal", "object_replacement")
-TASK_SHORT = {"action_antonym": "AA", "video_reversal": "VR", "object_replacement": "OR"}
+TASKS = PROBE_TASKS  # the task table's probe tasks (actionbench.tasks), kept under the old name
+TASK_SHORT = {t: short(t) for t in PROBE_TASKS}
 BUILDER_VERSION = "1.0"
 
 
@@ -169,7 +170,7 @@ class ProbeSet:
     ) -> ProbeSet:
         """Sort, count, hash: the one way a ProbeSet is made."""
         clips = sorted(clips, key=lambda c: c.clip_id)
-        order = {t: i for i, t in enumerate(TASKS)}
+        order = {t: i for i, t in enumerate(PROBE_TASKS)}
         probes = sorted(probes, key=lambda p: (order[p.task], p.clip_id, p.probe_id))
         ids = [p.probe_id for p in probes]
         if len(set(ids)) != len(ids):
@@ -181,7 +182,7 @@ class ProbeSet:
             raise ProbeSetError(f"duplicate clip_id {dup}")
         clips_text = _dump_jsonl([c.to_dict() for c in clips])
         probes_text = _dump_jsonl([p.to_dict() for p in probes])
-        counts = {t: 0 for t in TASKS}
+        counts = {t: 0 for t in PROBE_TASKS}
         counts.update(Counter(p.task for p in probes))
         counts["clips"] = len(clips)
         pid = stable_hash(clips_text, probes_text, lexicon_version, parameters, PROTOCOL_VERSION)

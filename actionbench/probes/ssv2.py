@@ -11,8 +11,8 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 from typing import Any
 
-from actionbench.datasets.ssv2 import SLOT, Piece, fill
 from actionbench.probes.schema import Clip
+from actionbench.probes.templates import SLOT, Piece, fill
 from actionbench.probes.text import EditError, make_edit
 
 
