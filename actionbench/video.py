@@ -97,13 +97,20 @@ def _read_pyav(path: Path, spec: FrameSpec, start: float | None, end: float | No
         stream = container.streams.video[0]
         promised = promised_frames(stream, container)
         frames = []
+        damaged = None
         try:
-            for f in container.decode(stream):
-                frames.append(f.to_ndarray(format="rgb24"))
-        except av.error.FFmpegError:
-            if not frames:
-                raise
-            # a decode error part-way: judged below by how many frames came out
+            for packet in container.demux(stream):
+                for f in packet.decode():  # the final empty packet flushes the decoder's buffered frames
+                    frames.append(f.to_ndarray(format="rgb24"))
+        except av.error.FFmpegError as e:  # a damaged or cut packet: keep what decoded, judged below
+            damaged = e
+            try:
+                for f in stream.codec_context.decode(None):
+                    frames.append(f.to_ndarray(format="rgb24"))
+            except av.error.FFmpegError:
+                pass
+        if not frames and damaged is not None:
+            raise damaged
         fps = float(stream.average_rate or stream.guessed_rate or 1.0)
     if not frames:
         raise VideoError("no frames decoded")

@@ -195,7 +195,7 @@ def test_the_eval_command_says_how_many_embeddings_came_from_the_cache(suite, tm
 def _faststart(src: Path, dst: Path) -> None:
     """Remux (no re-encode) with the index at the front, as web-ready files are: cut in half it still opens."""
     with av.open(str(src)) as inp, av.open(str(dst), "w", options={"movflags": "faststart"}) as out:
-        stream = out.add_stream(template=inp.streams.video[0])
+        stream = out.add_stream_from_template(inp.streams.video[0])
         for packet in inp.demux(inp.streams.video[0]):
             if packet.dts is None:
                 continue
@@ -251,13 +251,13 @@ def test_eval_out_refuses_a_bundle_of_another_model_unless_overwrite(suite, tmp_
     assert json.loads((out / "results.json").read_text())["model"]["name"] == "chance"
 
 
-def test_eval_out_refuses_another_model_before_any_work_in_the_cli(suite, tmp_path):
+def test_the_eval_command_refuses_another_models_bundle_in_one_line(suite, tmp_path):
     probes, videos, _ = suite
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "actionbench", "eval", "--probes", str(probes), "--videos", str(videos),
            "--no-cache", "--bootstrap-size", "100", "--out", str(out)]
     assert subprocess.run([*cmd, "--model", "chance"], capture_output=True, text=True, cwd=REPO).returncode == 0
-    other = subprocess.run([*cmd, "--model", "text-prior"], capture_output=True, text=True, cwd=REPO)
+    other = subprocess.run([*cmd, "--model", "first-frame:chance"], capture_output=True, text=True, cwd=REPO)
     assert other.returncode == 2 and "--overwrite" in other.stderr and "Traceback" not in other.stderr
 
 
@@ -284,10 +284,10 @@ def factory(config):
 
 
 @pytest.mark.parametrize(("fault", "message"), [
-    ("raise KeyError('vocab')", r"model 'bad-plugin': encode_texts raised KeyError: 'vocab'"),
-    ("raise TypeError('expected str')", r"model 'bad-plugin': encode_texts raised TypeError: expected str"),
-    ("assert False, 'tokenizer broke'", r"model 'bad-plugin': encode_texts raised AssertionError: tokenizer broke"),
-    ("return torch.zeros(len(texts), 7)", r"model 'bad-plugin': text embeddings are 7 wide but video embeddings"
+    ("raise KeyError('vocab')", r"model bad-plugin: encode_texts raised KeyError: 'vocab'"),
+    ("raise TypeError('expected str')", r"model bad-plugin: encode_texts raised TypeError: expected str"),
+    ("assert False, 'tokenizer broke'", r"model bad-plugin: encode_texts raised AssertionError: tokenizer broke"),
+    ("return torch.zeros(len(texts), 7)", r"model bad-plugin: text embeddings are 7 wide but video embeddings"
                                           r" are 32 wide"),
 ])
 def test_a_plugin_error_keeps_the_model_name(suite, tmp_path, fault, message):

@@ -32,6 +32,8 @@ def eval_command(
     amp: str = typer.Option("auto", "--amp", help="mixed precision on CUDA: auto, bf16, fp16 or off"),
     bootstrap_seed: int = typer.Option(0, "--bootstrap-seed"),
     bootstrap_size: int = typer.Option(1000, "--bootstrap-size"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace a bundle of another model (or other probe "
+                                   "sets, sampling or tie policy) in --out; the same run again resumes without it"),
 ) -> None:
     """Score a model on ActionBench probe sets and write a result bundle (results.json + predictions.jsonl)."""
     from actionbench.models.registry import parse_model_args
@@ -42,11 +44,18 @@ def eval_command(
         model, probes, videos, model_args=args, out=out, device=device, batch_size=batch_size, workers=workers,
         ties=ties, limit=limit, allow_missing=True, cache=False if no_cache else cache, amp=amp,
         bootstrap_seed=bootstrap_seed, bootstrap_size=bootstrap_size, progress=True, command=command_line(),
+        overwrite=overwrite,
     )
     if int(os.environ.get("RANK", "0")) != 0:
         return  # under torchrun only rank 0 reports
     console.print(results_table(results))
     console.print(f"bundle: {out}")
+    run = results.get("run", {})
+    if run.get("embeddings"):
+        console.print(f"embeddings: {run['cache_hits']} of {run['embeddings']} from the cache"
+                      + (f" ({run['cache']})" if run.get("cache") else ""))
+    for note in run.get("cache_ignored", [])[:3]:
+        err_console.print(labelled("cache:", "yellow", f"ignored {note}"))
     if results["missing"]:
         n = sum(len(m["probe_ids"]) for m in results["missing"])
         for m in results["missing"][:5]:

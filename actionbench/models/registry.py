@@ -169,7 +169,8 @@ def _file_spec(path: Path, attr: str) -> ModelSpec:
     """Import `path` as a module and take `attr` from it (a factory or a ModelSpec)."""
     if not path.is_file():
         raise ModelError(f"model file {path} not found")
-    module_name = f"actionbench_user_model_{stable_hash(str(path.resolve()), length=12)}"
+    # Named by path and content: a file edited since it was imported is imported again, not served from sys.modules.
+    module_name = f"actionbench_user_model_{stable_hash(str(path.resolve()), path.read_bytes().hex(), length=12)}"
     module = sys.modules.get(module_name)
     if module is None:
         spec = importlib.util.spec_from_file_location(module_name, path)
