@@ -14,8 +14,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
-from _evalkit import HERE, clip_frames, make_suite, write_tiny_config, write_video
+from _evalkit import clip_frames, make_suite, write_tiny_config, write_video
+from test_evaluate import _one_thread, ordered  # noqa: F401  (_one_thread: an autouse fixture)
 
 from actionbench import evaluate
 from actionbench.errors import InputError
@@ -28,20 +28,12 @@ REPO = Path(__file__).resolve().parents[1]
 REAL_CLIP = REPO.parent / "shared" / "data" / "real" / "video" / "194058.mp4"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    torch.set_num_threads(1)
-
-
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory):
+    """Four clips (test_evaluate's suite has ten): these tests check outcomes, not batching."""
     root = tmp_path_factory.mktemp("suite")
     probes, videos = make_suite(root, n_clips=4)
     return probes, videos, write_tiny_config(root)
-
-
-def ordered(config: Path) -> tuple[str, dict]:
-    return f"{HERE.parent / '_evalkit.py'}:ordered_clip", {"config": str(config)}
 
 
 def _real_clip() -> Path:
