@@ -475,3 +475,22 @@ def test_a_nan_in_a_manifest_is_a_one_line_error(tmp_path, ssv2):
     (out / "manifest.json").write_text(text)
     with pytest.raises(ProbeSetError, match=r"manifest\.json: NaN is not a number JSON allows"):
         ProbeSet.load(out)
+
+
+def test_a_duplicate_clip_line_is_refused(tmp_path, ssv2):
+    _, folder = ssv2
+    out = tmp_path / "dup"
+    shutil.copytree(folder, out)
+    lines = (out / "clips.jsonl").read_text().splitlines()
+    (out / "clips.jsonl").write_text("\n".join([*lines, lines[-1]]) + "\n")
+    with pytest.raises(ProbeSetError, match=rf"clips\.jsonl:{len(lines) + 1}: duplicate clip_id"):
+        ProbeSet.load(out)
+
+
+def test_build_probes_on_non_utf8_annotations_is_one_line_with_exit_2(tmp_path):
+    (tmp_path / "validation.json").write_bytes(b'[{"id": "1", "label": "holding \xff a pen"}]')
+    proc = _cli("build-probes", "--dataset", "ssv2", "--annotations", str(tmp_path / "validation.json"),
+                "--split", "val", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "not UTF-8" in proc.stderr
+    assert not (tmp_path / "out").exists()
