@@ -1,26 +1,22 @@
 """The result bundle: `results.json` + `predictions.jsonl`, written atomically and read back with checks.
 
-`results.json` is validated against `RESULTS_SCHEMA`, written in the notation of `actionbench.schema`.
-Errors are one line naming the file and the field (or line) at fault.
+`results.json` and each prediction row are typed records (`Results`, `Prediction`); their schemas
+(`RESULTS_SCHEMA`, `PREDICTION_SCHEMA`) are derived from those types by `actionbench.jsonspec`, and checked on
+reading. Errors are one line naming the file and the field (or line) at fault.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from actionbench import files, jsonspec
 from actionbench.errors import InputError, one_line
 from actionbench.files import atomic_write, read_jsonl
-from actionbench.files import read_json as _read_json
+from actionbench.jsonspec import ABSENT_WHEN_NONE, OneOf, spec_of
 from actionbench.metrics import MetricsError, check_bootstrap_size
-from actionbench.schema import AnyValue, Enum, MapOf, Nullable, Number, Optional, schema_errors
-
-__all__ = [  # the schema notation is re-exported: submission schemas are written in it
-    "AnyValue", "BundleError", "Enum", "MapOf", "Nullable", "Number", "Optional", "PREDICTIONS_FILE",
-    "RESULTS_FILE", "check", "check_results", "read_bundle", "read_json", "read_predictions", "schema_errors",
-    "write_bundle",
-]
 from actionbench.tasks import PROBE_TASKS
 
 SCHEMA_VERSION = "1.0"
@@ -34,81 +30,128 @@ class BundleError(InputError):
 
 def check(value: Any, spec: Any, file: str | Path) -> None:
     """Raise BundleError naming the file and the first mismatch (and how many more there are)."""
-    errors = schema_errors(value, spec)
-    if errors:
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise BundleError(f"{one_line(file)}: {errors[0]}{more}")
+    jsonspec.check(value, spec, file, BundleError)
 
 
-# ------------------------------------------------------------------------------------------ the schema
+# ---------------------------------------------------------------------------- the typed records
 
 TASK_NAMES = PROBE_TASKS  # from the task table
 TIE_POLICIES = ("half", "strict", "paper")
-Interval = [Number]
 
-TASK_RESULT = {
-    "n": int,
-    "accuracy": Number,
-    "ci95": Interval,
-    "ci_method": Enum("wilson", "cluster-bootstrap"),
-    "tie_rate": Number,
-    "missing": int,
-    "temporally_blind": Optional(bool),
-}
-CONSISTENT_RESULT = {"n": int, "accuracy": Number, "ci95": Interval, "ci_method": Optional(str),
-                     "chance": Optional(Number)}
-BREAKDOWN_CELL = {"n": int, "accuracy": Number}
 
-RESULTS_SCHEMA = {
-    "schema_version": str,
-    "protocol_version": str,
-    "model": {
-        "name": str,
-        "args": dict,
-        "weights_hash": Nullable(str),
-        "preprocess": AnyValue,
-        "order_invariant": bool,
-        "kind": str,
-        "logit_scale": Nullable(Number),
-    },
-    "frame_spec": AnyValue,
-    "decoder": AnyValue,
-    "ties": Enum(*TIE_POLICIES),
-    "device": str,
-    "dtype": str,
-    "amp": bool,
-    "probesets": [{
-        "probeset_id": str,
-        "dataset": str,
-        "split": str,
-        "videos_root": Nullable(str),
-        "n_probes": int,
-    }],
-    "results": MapOf(MapOf(TASK_RESULT)),
-    "consistent": MapOf(CONSISTENT_RESULT),
-    "breakdowns": MapOf(MapOf(MapOf(BREAKDOWN_CELL))),
-    "bootstrap": {"seed": int, "size": int},
-    "subset": Nullable({"limit": int, "rule": str}),
-    "partial": bool,
-    "missing": [AnyValue],
-    "command": (str, list),
-    "harness_version": str,
-    "git_hash": Nullable(str),
-    "temporally_blind": bool,
-}
+@dataclass
+class ModelInfo:
+    name: str
+    args: dict
+    weights_hash: str | None
+    preprocess: Any
+    order_invariant: bool
+    kind: str
+    logit_scale: float | None
 
-PREDICTION_SCHEMA = {
-    "probe_id": str,
-    "task": Enum(*TASK_NAMES),
-    "dataset": str,
-    "clip_id": str,
-    "source_video": str,
-    "group": Nullable(str),
-    "s_true": Number,
-    "s_foil": Number,
-    "decision": Number,
-    "tie": bool,
-}
+
+@dataclass
+class ProbeSetRef:
+    probeset_id: str
+    dataset: str
+    split: str
+    videos_root: str | None
+    n_probes: int
+
+
+@dataclass
+class TaskResult:
+    """One dataset x task cell: accuracy (%), its 95% interval and how it was computed."""
+
+    n: int
+    accuracy: float
+    ci95: list[float]
+    ci_method: Literal["wilson", "cluster-bootstrap"]
+    tie_rate: float
+    missing: int
+    temporally_blind: bool | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+
+
+@dataclass
+class ConsistentResult:
+    """A clip counts when AA and VR are both right (chance 25%)."""
+
+    n: int
+    accuracy: float
+    ci95: list[float]
+    ci_method: str | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    chance: float | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+
+
+@dataclass
+class BreakdownCell:
+    n: int
+    accuracy: float
+
+
+@dataclass
+class Bootstrap:
+    seed: int
+    size: int
+
+
+@dataclass
+class Subset:
+    limit: int
+    rule: str
+
+
+@dataclass
+class Results:
+    """`results.json`: everything a leaderboard row needs, and how the run went (`run`, not part of the scores)."""
+
+    schema_version: str
+    protocol_version: str
+    model: ModelInfo
+    frame_spec: Any
+    decoder: Any
+    ties: Annotated[str, OneOf(*TIE_POLICIES)]
+    device: str
+    dtype: str
+    amp: bool
+    probesets: list[ProbeSetRef]
+    results: dict[str, dict[str, TaskResult]]
+    consistent: dict[str, ConsistentResult]
+    breakdowns: dict[str, dict[str, dict[str, BreakdownCell]]]
+    bootstrap: Bootstrap
+    subset: Subset | None
+    partial: bool
+    missing: list[Any]
+    command: str | list
+    harness_version: str
+    git_hash: str | None
+    temporally_blind: bool
+    run: dict | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+
+
+@dataclass
+class Prediction:
+    """One row of `predictions.jsonl`."""
+
+    probe_id: str
+    task: Annotated[str, OneOf(*TASK_NAMES)]
+    dataset: str
+    clip_id: str
+    source_video: str
+    group: str | None
+    s_true: float
+    s_foil: float
+    decision: float
+    tie: bool
+
+
+RESULTS_SCHEMA = spec_of(Results)
+PREDICTION_SCHEMA = spec_of(Prediction)
+
+
+def task_cells(cells: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, TaskResult]]:
+    """Per dataset x task cells (as `metrics.summarize` gives them) as typed records."""
+    return {d: {t: TaskResult(**c) for t, c in tasks.items()} for d, tasks in cells.items()}
 
 
 def check_results(results: dict[str, Any], file: str | Path = RESULTS_FILE) -> None:
@@ -158,10 +201,8 @@ def write_bundle(out_dir: str | Path, results: dict[str, Any], predictions: list
 
 
 def read_json(path: Path) -> Any:
-    """Parse a JSON file strictly (no duplicate keys, NaN or overflowing numbers); errors name the file and line."""
-    if not path.is_file():
-        raise BundleError(f"{one_line(path)}: missing")
-    return _read_json(path, BundleError)
+    """Parse a JSON file; errors (BundleError) name the file and line."""
+    return files.read_json(path, BundleError)
 
 
 def read_predictions(path: Path) -> list[dict[str, Any]]:
@@ -171,7 +212,7 @@ def read_predictions(path: Path) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for lineno, row in read_jsonl(path, BundleError):
-        errors = schema_errors(row, PREDICTION_SCHEMA)
+        errors = jsonspec.schema_errors(row, PREDICTION_SCHEMA)
         if errors:
             raise BundleError(f"{one_line(path)}:{lineno}: {errors[0]}")
         if row["probe_id"] in seen:

@@ -10,6 +10,7 @@ allows (as `open` would), not the 0600 of a temporary file.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -208,8 +209,20 @@ def read_text(path: str | Path, error: type[Exception] = InputError) -> str:
         raise error(f"{path}:{line}: not UTF-8 text (byte {e.start})") from None
 
 
+def sha256_file(path: str | Path, length: int | None = None) -> str:
+    """The SHA-256 of a file's bytes (hex; the first `length` digits when given), read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()[:length] if length else h.hexdigest()
+
+
 def read_json(path: str | Path, error: type[Exception] = InputError) -> Any:
-    """Parse a JSON file strictly (see the module doc); errors name the file and line."""
+    """Parse a JSON file strictly (see the module doc); a missing, non-UTF-8 or malformed file raises
+    `error("file[:line]: ...")`, one line."""
+    if not Path(path).is_file():
+        raise error(f"{one_line(path)}: missing")
     return loads(read_text(path, error), one_line(path), error, lines=True)
 
 

@@ -31,7 +31,9 @@ def main() -> int:
     torch.set_num_threads(args.threads)
 
     from paxion_models.backbones import build_backbone
-    from paxion_models.synthetic import make_split
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the synthetic split lives with the tests
+    from _synthetic import make_split
+
     from paxion_models.train import TrainConfig, train_head
 
     data = make_split(args.out / "data", "train", args.clips) if not (args.out / "data" / "probes-train").is_dir() else (

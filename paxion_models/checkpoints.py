@@ -7,7 +7,6 @@ original loaded with `strict=False` and silently ran mis-sized configs with rand
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,8 @@ from typing import Any
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
+
+from actionbench.files import sha256_file
 
 FORMAT = "paxion-checkpoint/1"
 
@@ -25,11 +26,7 @@ class CheckpointError(ValueError):
 
 def file_hash(path: str | Path) -> str:
     """sha256 of the file's bytes (16 hex digits): the weights hash recorded with results."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
+    return sha256_file(path, 16)
 
 
 def save_checkpoint(path: str | Path, weights: dict[str, torch.Tensor], config: dict[str, Any]) -> Path:

@@ -36,7 +36,7 @@ def _sources(probes: list[Path] | None, videos: list[Path] | None, data: Path | 
 
 
 def _parse_args(pairs: list[str] | None) -> dict:
-    from actionbench.models.registry import parse_model_args
+    from actionbench.models import parse_model_args
 
     return parse_model_args(pairs or [])
 

@@ -11,7 +11,6 @@ run sees exactly the batches it would have seen.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from actionbench.files import read_json
 from actionbench.ids import seeded_rng
-from actionbench.models.protocol import Preprocess
+from actionbench.models import Preprocess
 from actionbench.probes.schema import ProbeSet
 from actionbench.video import FrameSpec, VideoError, read_frames, resolve_video, to_model_input
 
@@ -79,10 +79,7 @@ def load_training_set(sources: list[tuple[str | Path, str | Path]], require_vide
 def load_state_change_flags(path: str | Path) -> dict[str, bool]:
     """A flags file: `{clip_id: bool}` or the original's `{id: {"if_keep": bool, ...}}` (JSON)."""
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise TrainingDataError(f"{path}: cannot read state-change flags ({e})") from None
+    raw = read_json(path, TrainingDataError)
     if not isinstance(raw, dict):
         raise TrainingDataError(f"{path}: expected a JSON object keyed by clip id")
     flags = {}
@@ -160,8 +157,7 @@ class BatchOrder:
 
 def mini_training_sources(data: str | Path, probes_out: str | Path) -> list[tuple[Path, Path]]:
     """The train splits of a mini-benchmark folder (`ssv2/`, `ego4d/`) as probe sets written under `probes_out`."""
-    from actionbench.datasets.ego4d import read_egoclip
-    from actionbench.datasets.ssv2 import read_ssv2
+    from actionbench.datasets.read import read_annotations
     from actionbench.probes.build import build_probes
 
     data, probes_out = Path(data), Path(probes_out)
@@ -172,7 +168,7 @@ def mini_training_sources(data: str | Path, probes_out: str | Path) -> list[tupl
     for dataset, path in found.items():
         if not path.exists():
             continue
-        result = read_ssv2(path, "train") if dataset == "ssv2" else read_egoclip(path, split="train")
+        result, _ = read_annotations(dataset, path, "train")
         ps = build_probes(result.clips, dataset=dataset, split="train", skipped=result.skipped,
                           parameters={"benchmark": "mini"})  # fmt: skip
         folder = ps.save(probes_out / f"{dataset}-train")

@@ -9,7 +9,6 @@ order-sensitive. `reverse_by="pass"` forces a second backbone pass (for comparis
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,16 +17,15 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from actionbench.ids import stable_hash
+from actionbench.runner import runtime
 from actionbench.video import FrameSpec, video_identity
 from paxion_models.backbones.base import Backbone, VideoFeatures
 from paxion_models.data import BatchOrder, ClipFrames, TrainItem
 
 
 def autocast(device: torch.device, enabled: bool = True):
-    """bf16 autocast on CUDA; nothing elsewhere."""
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
+    """bf16 autocast on CUDA; nothing elsewhere (the harness's runtime does it)."""
+    return runtime.autocast(device, torch.bfloat16 if enabled else None)
 
 
 @dataclass

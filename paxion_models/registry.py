@@ -15,20 +15,14 @@ from typing import Any
 
 import torch
 
-from actionbench.models.protocol import ModelError, ModelSpec, VideoTextModel
-from paxion_models.backbones import Backbone, build_backbone
+from actionbench.models import ModelError, ModelSpec, VideoTextModel
+from paxion_models.backbones import BACKBONES, TABLE, Backbone, build_backbone
 from paxion_models.heads import Head, load_head
 from paxion_models.patcher import max_cosine
 
 VERSION = "paxion-1"
-BACKBONE_NAMES = ("mini", "openclip", "internvideo", "clipvip", "singularity")
-BACKBONE_WEIGHTS = {
-    "mini": "--checkpoint backbone.safetensors (actionbench train backbone --mini)",
-    "openclip": "arch=..., pretrained=<tag|file>",
-    "internvideo": "--checkpoint InternVideo-MM-L-14.safetensors (convert-checkpoint the official .ckpt)",
-    "clipvip": "--checkpoint pretrain_clipvip_base_32.safetensors (convert-checkpoint the official .pt)",
-    "singularity": "--checkpoint singularity_temporal_17m.safetensors, vocab.txt beside it (or vocab=...)",
-}
+BACKBONE_NAMES = BACKBONES  # the backbone table (paxion_models.backbones.TABLE)
+BACKBONE_WEIGHTS = {name: info.weights for name, info in TABLE.items()}
 PAPER_FUSER = {"internvideo"}  # the paper trained a Knowledge Fuser on InternVideo only
 
 # entry prefix -> (head variant, patcher variant, objectives the checkpoint must have been trained with)

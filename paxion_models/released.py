@@ -35,10 +35,11 @@ from typing import Any
 
 import torch
 
+from paxion_models.backbones import TABLE
 from paxion_models.checkpoints import CheckpointError, load_strict, save_checkpoint
 from paxion_models.patcher import PerceiverConfig, TransformerConfig
 
-PAPER_BACKBONES = {"internvideo": (768, 1024), "clipvip": (512, 768), "singularity": (256, 768)}  # (D, D_v)
+PAPER_BACKBONES = {n: b.paper_dims for n, b in TABLE.items() if b.paper_dims}  # (D, D_v), from the backbone table
 
 # (regex on the original key, replacement) - `{P}` is the patcher's prefix in our head
 KEY_MAP: tuple[tuple[str, str], ...] = (

@@ -14,7 +14,6 @@ config -> distributed setup -> data -> model -> optimizer -> resume -> loop -> c
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -27,6 +26,7 @@ from torch import nn
 
 from actionbench.ids import stable_hash
 from actionbench.probes.schema import ProbeSet
+from actionbench.runner import runtime
 from actionbench.video import FrameSpec
 from paxion_models.backbones import Backbone
 from paxion_models.checkpoints import load_checkpoint
@@ -84,15 +84,9 @@ class TrainResult:
 
 
 def setup_distributed() -> tuple[int, int, torch.device]:
-    """(rank, world size, device); initialises torch.distributed under torchrun."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    rank, size = world()
-    if torch.cuda.is_available():
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local)
-        return rank, size, torch.device("cuda", local)
-    return rank, size, torch.device("cpu")
+    """(rank, world size, device): the harness's runtime, which joins torch.distributed under torchrun."""
+    rt = runtime.start_runtime("auto", "off")  # autocast is the training loop's own choice (cfg.amp)
+    return rt.rank, rt.world, rt.device
 
 
 def learning_rate(step: int, total: int, cfg: TrainConfig) -> float:
@@ -289,16 +283,4 @@ def _gather_objects(x: torch.Tensor) -> list[torch.Tensor]:
 
 
 def _progress(enabled: bool):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(), TimeRemainingColumn(), disable=not enabled,
-    )  # fmt: skip
+    return runtime.progress_bar(enabled, info=True)

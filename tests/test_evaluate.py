@@ -317,7 +317,7 @@ def test_the_mini_benchmark_evaluates_end_to_end_and_passes_the_leaderboard_chec
 
     from rich.console import Console
 
-    demo = pytest.importorskip("actionbench.demo")
+    from actionbench import demo
     from actionbench.leaderboard.validate import (
         ProbeSetIndex,
         check_decisions,

@@ -151,12 +151,10 @@ def test_lookup_by_bracketed_or_labels_key_gives_the_same_row(table):
     assert table.get("Juggling [something]") is None
 
 
-def test_loading_the_shipped_table_is_fast():
-    import time
-
-    start = time.perf_counter()
-    load_ssv2_table()
-    assert time.perf_counter() - start < 0.5
+def test_loading_the_shipped_table_twice_gives_the_same_table():
+    # How fast it loads is measured in benchmarks/probe_throughput.py (no wall-clock asserts in tests).
+    first, second = load_ssv2_table(), load_ssv2_table()
+    assert repr(first) == repr(second)
 
 
 def test_module_prints_the_table_as_markdown_with_counts():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -471,13 +470,11 @@ def test_one_seed_gives_the_same_annotations_and_frames(tiny: mini.MiniInfo, tmp
 
 
 @pytest.mark.slow
-def test_default_size_generates_quickly_and_a_middle_frame_says_little(tmp_path: Path) -> None:
-    started = time.perf_counter()
-    info = generate_mini(tmp_path / "default", seed=0, size="default")
-    seconds = time.perf_counter() - started
-    print(f"default mini benchmark: {info.counts} in {seconds:.1f} s")
+def test_default_size_generates_and_a_middle_frame_says_little(mini_default) -> None:
+    # How long generation takes is measured in benchmarks (no wall-clock asserts in tests).
+    info = mini_default
+    print(f"default mini benchmark: {info.counts} in {info.seconds:.1f} s")
     assert info.counts["ssv2"]["validation"] >= 600
-    assert seconds < 240  # 2 minutes on an idle 2-core machine; leave room for a busy one
     # A pixel rule on the middle decoded frame: where the object's colour is (x), and how much of it there is.
     # (The end frames do tell the direction: see test_the_middle_frame_tells_nothing_of_the_direction.)
     clips = [c for c in _default_ssv2() if c.split == "validation"]

@@ -13,7 +13,6 @@ FROZEN = ("mini backbone:", "blind:mini", "first-frame:mini", "last-frame:mini")
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    pytest.importorskip("actionbench.datasets.mini")
     from paxion_models.recipes import run_mini_claim
 
     torch.set_num_threads(2)
@@ -37,7 +36,6 @@ def test_the_knowledge_patcher_learns_actions(report):
 
 
 def test_family_accuracy_puts_both_directions_of_a_family_together(tmp_path):
-    pytest.importorskip("actionbench.datasets.mini")
     from actionbench.datasets.mini import EGO4D_PAIRS, SSV2_PAIRS, generate_mini
     from actionbench.demo import mini_probe_sets
     from actionbench.runner import evaluate

@@ -6,13 +6,13 @@ import json
 
 import pytest
 import torch
+from _synthetic import make_split
 
 from actionbench.models.protocol import ModelError
 from paxion_models.backbones import build_backbone
 from paxion_models.backbones.mini import MiniBackbone, MiniConfig, WordTokenizer
 from paxion_models.checkpoints import load_checkpoint
 from paxion_models.data import TrainingDataError, load_training_set
-from paxion_models.synthetic import make_split
 from paxion_models.train import TrainConfig, state_change_heuristic, train_head
 
 FAST = dict(batch_size=8, lr=1e-3, amp=False, seed=3)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from enum import Enum
 from pathlib import Path
@@ -12,6 +11,7 @@ from rich.table import Table
 
 from actionbench.cli import app, console, fail, labelled
 from actionbench.datasets.read import read_annotations
+from actionbench.files import sha256_file
 from actionbench.tables import counts_table
 
 lexicon_app = typer.Typer(help="Inspect and rebuild the project's lexicon.", no_args_is_help=True)
@@ -21,14 +21,6 @@ app.add_typer(lexicon_app, name="lexicon")
 class Dataset(str, Enum):
     ssv2 = "ssv2"
     ego4d = "ego4d"
-
-
-def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
 
 
 @app.command("build-probes")
@@ -53,7 +45,7 @@ def build_probes_cmd(
     source = annotations if annotations.is_file() else annotations / ("validation.json" if split in ("val", "validation") else f"{split}.json")
     params["annotations"] = source.name
     if source.is_file():
-        params["annotations_sha256"] = _sha(source)
+        params["annotations_sha256"] = sha256_file(source, 16)
     workers = workers or os.cpu_count() or 1
     with console.status(f"Building probes for {len(result.clips):,} clips ({workers} processes) ..."):
         ps = build_probes(result.clips, dataset=dataset.value, split=split, seed=seed, parameters=params,

@@ -14,6 +14,10 @@ Files follow the official layouts: SSv2 `labels.json`, `train.json`, `validation
 videos; Ego4D `egoclip.jsonl` (EgoClip-derived layout) and H.264 `.mp4` clip files in which the narrated
 window lies inside a longer clip. Everything is derived from the seed and ids (`seeded_rng`), never from
 order or process, so one seed always gives the same annotation bytes and the same decoded frames.
+
+Longer than the project's ~400 lines on purpose: the two datasets' plans (clip lists, captions, splits,
+Ego4D windows inside longer clip files) and the writers share the size table, the seeds and the naming, and
+read best side by side; the drawing, the other half of the old module, is `mini_scenes.py`.
 """
 
 from __future__ import annotations

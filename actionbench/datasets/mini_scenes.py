@@ -3,6 +3,10 @@
 Every scene family moves a latent state `q` in [0, 1] (position, lid angle, size, fill level, ...) by
 `AMPLITUDE` around a uniformly drawn centre; `render(plan)` is a pure function of a `ScenePlan`. Which clips
 exist, their captions and the files written are in `actionbench.datasets.mini`.
+
+Longer than the project's ~400 lines on purpose: it is nineteen small scene families (one drawing function
+each, SSv2- and Ego4D-style) over one set of signed-distance primitives; splitting the families from the
+primitives they all use would scatter one idea, how a scene is drawn, over several files.
 """
 
 from __future__ import annotations

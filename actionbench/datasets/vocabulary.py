@@ -5,13 +5,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-from actionbench.files import read_jsonl
+from actionbench.files import read_json, read_jsonl
 from actionbench.lexicon.objects import SLOT_TYPES, TYPES, ObjectEntry, VocabularyError, head_noun, slot_key
 from actionbench.probes.narration import clean_text, parse_narration
 
@@ -79,10 +78,7 @@ def _ssv2_type(slot: str, template_before: str, template_after: str) -> str | No
 
 def _ssv2_mentions(path: Path, skipped: Counter[str]) -> Iterable[tuple[str, str | None]]:
     """(head noun, type or None) for every replaceable placeholder of an SSv2 annotation file."""
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise VocabularyError(f"{path}: not a readable SSv2 annotation file ({e})") from None
+    records = read_json(path, VocabularyError)
     if not isinstance(records, list):
         raise VocabularyError(f"{path}: expected a JSON list of {{id, label, template, placeholders}}")
     for i, rec in enumerate(records):

@@ -14,57 +14,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from actionbench.bundle import (
     PREDICTIONS_FILE,
     RESULTS_FILE,
     TASK_NAMES,
-    AnyValue,
     BundleError,
-    Enum,
-    MapOf,
-    Nullable,
-    Number,
-    Optional,
     check,
     check_results,
     read_json,
     read_predictions,
 )
 from actionbench.errors import one_line
+from actionbench.jsonspec import ABSENT_WHEN_NONE, OneOf, spec_of, to_json
 
 SUBMISSION_FILE = "submission.json"
 SUBMISSION_SCHEMA_VERSION = "1.0"
 SOURCES = ("measured", "reported")
 BACKBONE_METHOD = "Backbone"  # the method name of a group's frozen-backbone row
 CONTROL_PREFIXES = ("first-frame", "last-frame", "blind")  # harness controls wrap a model: `blind:clip:...`
-
-SUBMISSION_SCHEMA = {
-    "schema_version": str,
-    "model": str,  # display name of the model
-    "backbone": str,  # the group a row belongs to (e.g. "InternVideo"); "Human" for the human study
-    "method": Nullable(str),  # "Backbone" for the frozen backbone itself; null for a human row
-    "patcher_loss": Nullable(str),  # e.g. "VTC+DVDM"
-    "trainable_params": Nullable(int),  # 0 for a frozen backbone, null when not applicable (human)
-    "backbone_params": Nullable(int),  # loaded parameter count of the frozen backbone (for the percentage)
-    "paper": Nullable(str),
-    "url": Nullable(str),
-    "date": str,  # YYYY-MM or YYYY-MM-DD
-    "ran_by": str,
-    "source": Enum(*SOURCES),
-    "table_order": Optional(int),  # position in the paper's table; rows without one come after, by name
-    "notes": Optional(str),
-}
-
-REPORTED_RESULTS_SCHEMA = {
-    "schema_version": str,
-    "source": Enum("reported"),
-    "results": MapOf(MapOf({"accuracy": Number})),
-    "ties": Optional(str),  # the paper's tie handling, when known
-    "frame_spec": Optional(AnyValue),
-}
-
 
 class SubmissionError(BundleError):
     """A submission folder that is malformed or fails validation."""
@@ -74,19 +43,19 @@ class SubmissionError(BundleError):
 class Submission:
     """The metadata of one leaderboard row."""
 
-    model: str
-    backbone: str
-    method: str | None
-    patcher_loss: str | None
-    trainable_params: int | None
-    backbone_params: int | None
+    model: str  # display name of the model
+    backbone: str  # the group a row belongs to (e.g. "InternVideo"); "Human" for the human study
+    method: str | None  # "Backbone" for the frozen backbone itself; null for a human row
+    patcher_loss: str | None  # e.g. "VTC+DVDM"
+    trainable_params: int | None  # 0 for a frozen backbone, null when not applicable (human)
+    backbone_params: int | None  # loaded parameter count of the frozen backbone (for the percentage)
     paper: str | None
     url: str | None
-    date: str
+    date: str  # YYYY-MM or YYYY-MM-DD
     ran_by: str
-    source: str
-    table_order: int | None = None
-    notes: str | None = None
+    source: Annotated[str, OneOf(*SOURCES)]
+    table_order: int | None = field(default=None, metadata=ABSENT_WHEN_NONE)  # position in the paper's table
+    notes: str | None = field(default=None, metadata=ABSENT_WHEN_NONE)
     schema_version: str = SUBMISSION_SCHEMA_VERSION
 
     @property
@@ -104,12 +73,28 @@ class Submission:
         return self.trainable_params / self.backbone_params
 
     def to_dict(self) -> dict[str, Any]:
-        d = {k: getattr(self, k) for k in SUBMISSION_SCHEMA}
-        if d["table_order"] is None:
-            d.pop("table_order")
-        if d["notes"] is None:
-            d.pop("notes")
-        return d
+        d = to_json(self)
+        return {"schema_version": d.pop("schema_version"), **d}  # the order submission.json files have
+
+
+@dataclass
+class ReportedCell:
+    accuracy: float
+
+
+@dataclass
+class ReportedResults:
+    """`results.json` of a `reported` entry: only the numbers a paper printed."""
+
+    schema_version: str
+    source: Literal["reported"]
+    results: dict[str, dict[str, ReportedCell]]
+    ties: str | None = field(default=None, metadata=ABSENT_WHEN_NONE)  # the paper's tie handling, when known
+    frame_spec: Any = field(default=None, metadata=ABSENT_WHEN_NONE)
+
+
+SUBMISSION_SCHEMA = spec_of(Submission)  # derived from the dataclass: one definition of the fields
+REPORTED_RESULTS_SCHEMA = spec_of(ReportedResults)
 
 
 @dataclass

@@ -12,7 +12,6 @@ open_clip model-config JSON file (registered under its file stem).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -20,16 +19,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from actionbench.files import sha256_file
 from actionbench.models.protocol import ModelError, ModelSpec, Preprocess, VideoTextModel
-
-
-def sha256_file(path: str | Path) -> str:
-    """The sha256 of a file, read in chunks (checkpoints are large)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class ClipFrameMean(VideoTextModel):

@@ -16,8 +16,7 @@ from typing import Any
 from actionbench.errors import InputError, one_line
 from actionbench.files import read_json, read_jsonl, relative_path, swapped_folder, write_new_file
 from actionbench.ids import canonical_json, stable_hash
-from actionbench.schema import Enum, MapOf, Nullable, schema_errors
-from actionbench.schema import Optional as OptionalField
+from actionbench.jsonspec import MapOf, MayBeAbsent, Nullable, OneOf, schema_errors
 from actionbench.tasks import PROBE_TASKS, short
 from actionbench.version import PROTOCOL_VERSION
 
@@ -263,13 +262,13 @@ _CLIP_SCHEMA = {
     "action": Nullable(str), "source": dict,
 }
 _PROBE_SCHEMA = {
-    "probe_id": str, "task": Enum(*TASKS), "clip_id": str, "text": str, "foil_text": Nullable(str),
+    "probe_id": str, "task": OneOf(*TASKS), "clip_id": str, "text": str, "foil_text": Nullable(str),
     "edit": Nullable(dict),
 }
 _MANIFEST_SCHEMA = {
     "probeset_id": str, "protocol_version": str, "builder_version": str, "lexicon_version": str, "dataset": str,
     "split": str, "parameters": dict, "counts": MapOf(int), "dropped": MapOf(MapOf(int)),
-    "source": OptionalField(Enum("built", "imported")),
+    "source": MayBeAbsent(OneOf("built", "imported")),
 }
 MAX_SECONDS = 1e7  # about 116 days: no clip window is longer
 

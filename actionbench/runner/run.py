@@ -21,6 +21,7 @@ from typing import Any
 from actionbench import bundle, metrics
 from actionbench.cache import EmbeddingCache, default_cache_dir
 from actionbench.errors import InputError, one_line
+from actionbench.jsonspec import to_json
 from actionbench.models.protocol import check_model
 from actionbench.models.registry import create_model
 from actionbench.probes.schema import ProbeSet
@@ -128,44 +129,47 @@ def evaluate(
                                     bootstrap_size=bootstrap_size, temporally_blind=scoring.blind)
         missing = _missing(plan)
         _count_missing(summary["results"], plan)
-        results = {
-            "schema_version": bundle.SCHEMA_VERSION,
-            "protocol_version": PROTOCOL_VERSION,
-            "model": {
-                "name": getattr(model, "name", type(model).__name__),
-                "args": dict(getattr(model, "args", {}) or {}),
-                "weights_hash": getattr(model, "weights_hash", None),
-                "preprocess": model.preprocess.to_dict(),
-                "order_invariant": scoring.declared,
-                "kind": scoring.kind,
-                "logit_scale": logit_scale,
-            },
-            "frame_spec": spec.to_dict(),
-            "decoder": decoder_name(),
-            "ties": ties,
-            "device": rt.device.type,
-            "dtype": namespace["amp"] or namespace["dtype"],  # the compute dtype
-            "amp": rt.amp_dtype is not None,
-            "probesets": [
-                {
-                    "probeset_id": ps.probeset_id,
-                    "dataset": ps.manifest.dataset,
-                    "split": ps.manifest.split,
-                    "videos_root": str(root),
-                    "n_probes": sum(v for k, v in ps.manifest.counts.items() if k != "clips"),
-                }
+        record = bundle.Results(
+            schema_version=bundle.SCHEMA_VERSION,
+            protocol_version=PROTOCOL_VERSION,
+            model=bundle.ModelInfo(
+                name=getattr(model, "name", type(model).__name__),
+                args=dict(getattr(model, "args", {}) or {}),
+                weights_hash=getattr(model, "weights_hash", None),
+                preprocess=model.preprocess.to_dict(),
+                order_invariant=scoring.declared,
+                kind=scoring.kind,
+                logit_scale=logit_scale,
+            ),
+            frame_spec=spec.to_dict(),
+            decoder=decoder_name(),
+            ties=ties,
+            device=rt.device.type,
+            dtype=namespace["amp"] or namespace["dtype"],  # the compute dtype
+            amp=rt.amp_dtype is not None,
+            probesets=[
+                bundle.ProbeSetRef(
+                    probeset_id=ps.probeset_id,
+                    dataset=ps.manifest.dataset,
+                    split=ps.manifest.split,
+                    videos_root=str(root),
+                    n_probes=sum(v for k, v in ps.manifest.counts.items() if k != "clips"),
+                )
                 for ps, root in zip(plan.probesets, plan.roots, strict=True)
             ],
-            **summary,
-            "bootstrap": {"seed": int(bootstrap_seed), "size": int(bootstrap_size)},
-            "subset": plan.subset,
-            "partial": bool(missing),
-            "missing": missing,
-            "command": command if command is not None else "actionbench.evaluate (Python API)",
-            "harness_version": __version__,
-            "git_hash": git_hash(),
-            "temporally_blind": scoring.blind,
-            "run": {  # how this run went; not part of the scores
+            results=bundle.task_cells(summary["results"]),
+            consistent={d: bundle.ConsistentResult(**c) for d, c in summary["consistent"].items()},
+            breakdowns={d: {g: {t: bundle.BreakdownCell(**c) for t, c in cells.items()} for g, cells in groups.items()}
+                        for d, groups in summary["breakdowns"].items()},
+            bootstrap=bundle.Bootstrap(seed=int(bootstrap_seed), size=int(bootstrap_size)),
+            subset=None if plan.subset is None else bundle.Subset(**plan.subset),
+            partial=bool(missing),
+            missing=missing,
+            command=command if command is not None else "actionbench.evaluate (Python API)",
+            harness_version=__version__,
+            git_hash=git_hash(),
+            temporally_blind=scoring.blind,
+            run={  # how this run went; not part of the scores
                 "world_size": rt.world,
                 "decoders_used": dict(sorted(Counter(decoded.values()).items())),
                 "order_check": "passed" if scoring.blind else ("not declared" if not scoring.declared
@@ -175,7 +179,8 @@ def evaluate(
                 "embeddings": needed,  # embeddings (or pair scores) the run needed ...
                 "cache_hits": from_cache,  # ... and how many of them came from the cache
             },
-        }
+        )
+        results = to_json(record)
         if out is not None and rt.is_main:
             bundle.write_bundle(out, results, predictions)
         frame = pd.DataFrame(predictions, columns=["probe_id", "task", "dataset", "clip_id", "source_video",

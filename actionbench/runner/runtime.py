@@ -28,9 +28,7 @@ class Runtime:
         return self.rank == 0
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        if self.amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+        return autocast(self.device, self.amp_dtype)
 
     def gather(self, obj: Any) -> list[Any]:
         """Every process's `obj`, in rank order."""
@@ -90,11 +88,30 @@ def shard_of(key: str, world: int) -> int:
     return int(key[:12], 16) % world
 
 
-def progress_bar(enabled: bool):
-    if not enabled:
-        return contextlib.nullcontext(None)
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    """Mixed precision in `dtype` on CUDA; nothing elsewhere, or when `dtype` is None."""
+    if dtype is None or device.type != "cuda":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    console=Console(stderr=True), transient=False)
+
+def progress_bar(enabled: bool, *, info: bool = False) -> Any:
+    """A rich progress bar on stderr (a disabled one when not `enabled`: add_task and advance still work).
+
+    `info`: one more column showing each task's `info` field (training shows its loss there), and the time spent.
+    """
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns: list[Any] = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+    if info:
+        columns += [TextColumn("{task.fields[info]}"), TimeElapsedColumn()]
+    return Progress(*columns, TimeRemainingColumn(), console=Console(stderr=True), transient=False,
+                    disable=not enabled)

@@ -12,9 +12,35 @@ from typing import Any
 
 from paxion_models.backbones.base import Backbone, TextFeatures, VideoFeatures
 
-BACKBONES = ("mini", "openclip", "internvideo", "clipvip", "singularity")
 
-__all__ = ["BACKBONES", "Backbone", "BackboneRef", "TextFeatures", "VideoFeatures", "build_backbone"]
+@dataclass(frozen=True)
+class BackboneInfo:
+    """One row of the backbone table (as timm's and open_clip's pretrained tables): a backbone's name, what
+    weights a user gives it, the official file it reads, and the dimensions of the paper's released heads."""
+
+    name: str
+    weights: str  # what the user must provide (shown by `actionbench models`)
+    official: str | None = None  # the official checkpoint file (its key layout is the module's LAYOUT)
+    paper_dims: tuple[int, int] | None = None  # (D, D_v) of the paper's released patchers on it
+
+
+TABLE: dict[str, BackboneInfo] = {
+    b.name: b
+    for b in (
+        BackboneInfo("mini", "--checkpoint backbone.safetensors (actionbench train backbone --mini)"),
+        BackboneInfo("openclip", "arch=..., pretrained=<tag|file>"),
+        BackboneInfo("internvideo", "--checkpoint InternVideo-MM-L-14.safetensors (convert-checkpoint the official .ckpt)",
+                     "InternVideo-MM-L-14.ckpt", (768, 1024)),
+        BackboneInfo("clipvip", "--checkpoint pretrain_clipvip_base_32.safetensors (convert-checkpoint the official .pt)",
+                     "pretrain_clipvip_base_32.pt", (512, 768)),
+        BackboneInfo("singularity", "--checkpoint singularity_temporal_17m.safetensors, vocab.txt beside it (or vocab=...)",
+                     "singularity_temporal_17m.pth", (256, 768)),
+    )
+}
+BACKBONES = tuple(TABLE)
+
+__all__ = ["BACKBONES", "TABLE", "Backbone", "BackboneInfo", "BackboneRef", "TextFeatures", "VideoFeatures",
+           "build_backbone"]
 
 
 class BackboneError(ValueError):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from actionbench.models.protocol import Preprocess
+from actionbench.models import Preprocess
 
 
 @dataclass

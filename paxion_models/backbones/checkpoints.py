@@ -231,6 +231,16 @@ def load_official(module: nn.Module, path: str | Path, layout: OfficialLayout) -
     return report
 
 
+def from_official(model: nn.Module, checkpoint: str | Path, layout: OfficialLayout) -> nn.Module:
+    """`model` with an official (or converted) checkpoint loaded strictly, its weights hash set, frozen: what
+    every backbone's `from_official` does once it has built the model from its config."""
+    from paxion_models.checkpoints import file_hash
+
+    model.load_report = load_official(model, checkpoint, layout)
+    model.weights_hash = file_hash(checkpoint)
+    return model.freeze()
+
+
 def to_official(module: nn.Module, layout: OfficialLayout, extra: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     """Our state dict written under the official file keys (plus `extra` file keys): for fixtures and parity."""
     out = {layout.file_key(k): v.detach() for k, v in module.state_dict().items()}  # no copy: full-size models are big

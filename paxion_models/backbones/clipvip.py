@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from actionbench.models.protocol import Preprocess
+from actionbench.models import Preprocess
 from paxion_models.backbones.base import Backbone, TextFeatures, VideoFeatures
-from paxion_models.backbones.checkpoints import LoadReport, OfficialLayout, load_official
+from paxion_models.backbones.checkpoints import LoadReport, OfficialLayout, from_official
 from paxion_models.backbones.layers import QuickGELU, merge_heads, split_heads
 from paxion_models.backbones.tokenizers import clip_padded
 
@@ -250,12 +250,7 @@ class ClipVip(Backbone):
     @classmethod
     def from_official(cls, checkpoint: str | Path, cfg: ClipVipConfig | None = None) -> ClipVip:
         """Strictly load `pretrain_clipvip_base_32.pt` (weights-only) or its converted safetensors file."""
-        from paxion_models.checkpoints import file_hash
-
-        model = cls(cfg)
-        model.load_report = load_official(model, checkpoint, LAYOUT)
-        model.weights_hash = file_hash(checkpoint)
-        return model.freeze()
+        return from_official(cls(cfg), checkpoint, LAYOUT)
 
 
 def build(checkpoint: str | Path | None = None, **cfg) -> ClipVip:

@@ -25,9 +25,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from actionbench.models.protocol import Preprocess
+from actionbench.models import Preprocess
 from paxion_models.backbones.base import Backbone, TextFeatures, VideoFeatures
-from paxion_models.backbones.checkpoints import LoadReport, OfficialLayout, load_official
+from paxion_models.backbones.checkpoints import LoadReport, OfficialLayout, from_official
 from paxion_models.backbones.layers import LayerNorm, PackedAttention, QuickGELU
 from paxion_models.backbones.tokenizers import clip_fixed
 
@@ -268,12 +268,7 @@ class InternVideo(Backbone):
     @classmethod
     def from_official(cls, checkpoint: str | Path, cfg: InternVideoConfig | None = None) -> InternVideo:
         """Strictly load `InternVideo-MM-L-14.ckpt` (weights-only) or its converted safetensors file."""
-        from paxion_models.checkpoints import file_hash
-
-        model = cls(cfg)
-        model.load_report = load_official(model, checkpoint, LAYOUT)
-        model.weights_hash = file_hash(checkpoint)
-        return model.freeze()
+        return from_official(cls(cfg), checkpoint, LAYOUT)
 
 
 def build(checkpoint: str | Path | None = None, **cfg) -> InternVideo:

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from actionbench.models.protocol import Preprocess
+from actionbench.models import Preprocess
 from paxion_models.backbones.base import Backbone, TextFeatures, VideoFeatures
 
 PAD, UNK = "<pad>", "<unk>"

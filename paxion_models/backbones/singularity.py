@@ -18,6 +18,10 @@ and loads as `text_encoder.X`. Allowlisted, and reported in the `LoadReport`:
   the model is built for 8). Policy, as the original: copy the stored frames into the first frames and leave the
   remaining frames ZERO (frames 4-7 get no temporal embedding); a file with more frames is truncated.
 At run time T <= num_frames uses the first T embeddings; T > num_frames interpolates linearly (as the original).
+
+Longer than the project's ~400 lines on purpose: the vision tower (BEiT with relative position bias), the
+BERT text tower and its fusion layers, the official key layout and the loader are one model, checked
+together against the original's parameter counts and key names (tests/test_backbones_paper.py).
 """
 
 from __future__ import annotations
@@ -29,14 +33,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from actionbench.models.protocol import Preprocess
+from actionbench.models import Preprocess
 from paxion_models.backbones.base import Backbone, TextFeatures, VideoFeatures
 from paxion_models.backbones.checkpoints import (
     CheckpointError,
     LoadReport,
     OfficialLayout,
     Resize,
-    load_official,
+    from_official,
 )
 from paxion_models.backbones.layers import merge_heads, split_heads
 from paxion_models.backbones.tokenizers import WordPiece
@@ -404,13 +408,8 @@ class Singularity(Backbone):
 
         The BERT vocabulary is `vocab`, or `vocab.txt` beside the checkpoint.
         """
-        from paxion_models.checkpoints import file_hash
-
         vocab = Path(vocab) if vocab is not None else Path(checkpoint).with_name("vocab.txt")
-        model = cls(cfg, WordPiece.from_file(vocab), preprocess)
-        model.load_report = load_official(model, checkpoint, LAYOUT)
-        model.weights_hash = file_hash(checkpoint)
-        return model.freeze()
+        return from_official(cls(cfg, WordPiece.from_file(vocab), preprocess), checkpoint, LAYOUT)
 
     def official_extras(self, stored_frames: int = 4) -> dict[str, torch.Tensor]:
         """The file-only tensors (index buffers, MLM head, a shorter temporal embedding): to write fixtures."""
@@ -437,8 +436,9 @@ def build(
 ) -> Singularity:
     """The registry's constructor. `clip_normalisation=True` for entries reusing released Paxion weights,
     which were trained on CLIP-normalised frames; the backbone row uses BEiT's own 0.5/0.5."""
-    preprocess = Preprocess() if clip_normalisation else Preprocess(mean=BEIT_MEAN, std=BEIT_STD)
     config = SingularityConfig(**cfg)
+    size = (config.image_size, config.image_size)  # the frames the configured vision tower takes
+    preprocess = Preprocess(size=size) if clip_normalisation else Preprocess(size=size, mean=BEIT_MEAN, std=BEIT_STD)
     if checkpoint is not None:
         return Singularity.from_official(checkpoint, config, vocab, preprocess)
     tokenizer = WordPiece.from_file(vocab) if vocab is not None else None
