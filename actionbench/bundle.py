@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from actionbench import files, jsonspec
+from actionbench.errors import InputError, one_line
 from actionbench.files import atomic_write, read_jsonl
 from actionbench.jsonspec import ABSENT_WHEN_NONE, OneOf, spec_of
+from actionbench.metrics import MetricsError, check_bootstrap_size
 from actionbench.tasks import PROBE_TASKS
 
 SCHEMA_VERSION = "1.0"
@@ -22,7 +24,7 @@ RESULTS_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 
 
-class BundleError(ValueError):
+class BundleError(InputError):
     """A result bundle that cannot be read or does not follow the schema."""
 
 
@@ -170,12 +172,26 @@ def task_cells(cells: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[st
 def check_results(results: dict[str, Any], file: str | Path = RESULTS_FILE) -> None:
     """Raise BundleError if `results` does not follow RESULTS_SCHEMA (plus the task names it may use)."""
     check(results, RESULTS_SCHEMA, file)
+    file = one_line(file)
     for section in ("results", "breakdowns"):
         for dataset, tasks in results[section].items():
             names = tasks if section == "results" else {t for g in tasks.values() for t in g}
             for task in names:
                 if task not in TASK_NAMES:
-                    raise BundleError(f"{file}: {section}.{dataset}: unknown task {task!r}")
+                    raise BundleError(f"{file}: {section}.{one_line(dataset)}: unknown task {one_line(task)!r}")
+    try:
+        check_bootstrap_size(results["bootstrap"]["size"])
+    except MetricsError as e:
+        raise BundleError(f"{file}: bootstrap.size: {e}") from None
+    for dataset, tasks in results["results"].items():
+        for task, cell in tasks.items():
+            where = f"{file}: results.{one_line(dataset)}.{task}"
+            if cell["n"] < 0 or cell["missing"] < 0:
+                raise BundleError(f"{where}: n and missing must not be negative")
+            if not 0 <= cell["accuracy"] <= 100 or not 0 <= cell["tie_rate"] <= 1:
+                raise BundleError(f"{where}: accuracy must be a percentage and tie_rate a fraction")
+            if len(cell["ci95"]) != 2:
+                raise BundleError(f"{where}.ci95: expected two numbers")
 
 
 # ----------------------------------------------------------------------------------------- read / write
@@ -186,11 +202,16 @@ def write_bundle(out_dir: str | Path, results: dict[str, Any], predictions: list
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = sorted(predictions, key=lambda r: r["probe_id"])
-    lines = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n" for r in rows)
+    # Both files are serialised before either is written: a value JSON cannot hold (NaN) fails before anything on
+    # disk changes, so an existing bundle is never left with new predictions beside its old results.json.
+    try:
+        lines = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n" for r in rows)
+        text = json.dumps(results, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+    except ValueError as e:
+        raise BundleError(f"{one_line(out)}: the results cannot be written as JSON ({e})") from None
     # Predictions first: a crash between the two writes leaves no results.json claiming them.
     atomic_write(out / PREDICTIONS_FILE, lines)
-    atomic_write(out / RESULTS_FILE, json.dumps(results, indent=2, sort_keys=True, ensure_ascii=False,
-                                                 allow_nan=False) + "\n")
+    atomic_write(out / RESULTS_FILE, text)
     return out
 
 
@@ -202,17 +223,16 @@ def read_json(path: Path) -> Any:
 def read_predictions(path: Path) -> list[dict[str, Any]]:
     """Read `predictions.jsonl`, checking every row against PREDICTION_SCHEMA and probe ids for duplicates."""
     if not path.is_file():
-        raise BundleError(f"{path}: missing")
+        raise BundleError(f"{one_line(path)}: missing")
     rows: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for lineno, row in read_jsonl(path, BundleError):
         errors = jsonspec.schema_errors(row, PREDICTION_SCHEMA)
         if errors:
-            raise BundleError(f"{path}:{lineno}: {errors[0]}")
+            raise BundleError(f"{one_line(path)}:{lineno}: {errors[0]}")
         if row["probe_id"] in seen:
-            raise BundleError(
-                f"{path}:{lineno}: duplicate probe_id {row['probe_id']} (first on line {seen[row['probe_id']]})"
-            )
+            raise BundleError(f"{one_line(path)}:{lineno}: duplicate probe_id {one_line(row['probe_id'])} "
+                              f"(first on line {seen[row['probe_id']]})")
         seen[row["probe_id"]] = lineno
         rows.append(row)
     return rows
@@ -222,7 +242,7 @@ def read_bundle(bundle_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, 
     """Read and check a result bundle folder; returns (results, predictions)."""
     folder = Path(bundle_dir)
     if not folder.is_dir():
-        raise BundleError(f"{folder}: not a folder")
+        raise BundleError(f"{one_line(folder)}: not a folder")
     results = read_json(folder / RESULTS_FILE)
     check_results(results, folder / RESULTS_FILE)
     predictions = read_predictions(folder / PREDICTIONS_FILE)

@@ -19,7 +19,8 @@ from typing import Any
 
 import torch
 
-from actionbench.files import atomic_write
+from actionbench.errors import InputError, one_line
+from actionbench.files import atomic_write, loads, read_json
 from actionbench.ids import canonical_json, stable_hash
 
 KINDS = ("video", "text", "pair")
@@ -44,6 +45,7 @@ class EmbeddingCache:
         self._entries: dict[str, torch.Tensor] = {}
         self._extra: dict[str, Any] = {}
         self._serial = 0
+        self.hits = 0  # entries served from the cache (so a run can say how many it did not compute)
         self.ignored: list[str] = []  # unreadable batch files, with the reason (left in place, not trusted)
         if self.dir is not None:
             (self.dir / "batches").mkdir(parents=True, exist_ok=True)
@@ -69,14 +71,26 @@ class EmbeddingCache:
                 with safe_open(str(path), framework="pt") as f:
                     meta = f.metadata() or {}
                     rows = f.get_tensor("rows")
-                keys = json.loads(meta["keys"])
-                extra = json.loads(meta.get("extra", "null"))
-                if len(keys) != rows.shape[0]:
-                    raise ValueError(f"{len(keys)} keys for {rows.shape[0]} rows")
+                keys = loads(meta["keys"], "keys")
+                extra = loads(meta.get("extra", "null"), "extra")
+                if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+                    raise ValueError("keys are not a list of texts")
+                if rows.ndim < 1 or len(keys) != rows.shape[0]:
+                    raise ValueError(f"{len(keys)} keys for {tuple(rows.shape)} rows")
+                if extra is not None and (not isinstance(extra, list) or len(extra) != len(keys)):
+                    raise ValueError("extra does not hold one note per row")
+                finite = torch.isfinite(rows.reshape(rows.shape[0], -1)).all(dim=1) if rows.is_floating_point() \
+                    else torch.ones(rows.shape[0], dtype=torch.bool)
             except Exception as e:  # a damaged file is recomputed, never trusted
-                self.ignored.append(f"{path.name}: {type(e).__name__}: {e}")
+                self.ignored.append(f"{path.name}: {type(e).__name__}: {one_line(e)}")
                 continue
+            if not bool(finite.all()):
+                # A model that gives NaN is caught when it runs; a NaN on disk is damage to the cache: those rows
+                # are dropped here and recomputed, never blamed on the model.
+                self.ignored.append(f"{path.name}: {int((~finite).sum())} rows with non-finite values (recomputed)")
             for i, key in enumerate(keys):
+                if not finite[i]:
+                    continue
                 self._entries[key] = rows[i]
                 if extra is not None:
                     self._extra[key] = extra[i]
@@ -88,6 +102,7 @@ class EmbeddingCache:
         return len(self._entries)
 
     def get(self, key: str) -> torch.Tensor:
+        self.hits += 1
         return self._entries[key]
 
     def extra(self, key: str) -> Any:
@@ -124,8 +139,8 @@ class EmbeddingCache:
         if self.dir is None or not (self.dir / f"{name}.json").is_file():
             return None
         try:
-            return json.loads((self.dir / f"{name}.json").read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+            return read_json(self.dir / f"{name}.json")
+        except InputError:  # a damaged note is as good as none: what it records is checked again
             return None
 
     def write_note(self, name: str, value: Any) -> None:

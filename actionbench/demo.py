@@ -124,12 +124,13 @@ def evaluate_rows(
     return bundles
 
 
-def write_leaderboard(bundles: list[Path], out: Path, console: Console) -> list[Path]:
-    """Validate the complete runs, print their leaderboard, write it as Markdown and HTML; returns the files."""
-    from actionbench.leaderboard import load_leaderboard, render
+def write_leaderboard(bundles: list[Path], out: Path, console: Console, probe_sets: list[Path]) -> list[Path]:
+    """Validate the complete runs against their probe sets, print their leaderboard, write it as Markdown and
+    HTML; returns the files."""
+    from actionbench.leaderboard import ProbeSetIndex, load_leaderboard, render
     from actionbench.leaderboard.terminal import to_rich
 
-    board = load_leaderboard(bundles, check=True, allow_mixed=True)
+    board = load_leaderboard(bundles, check=True, index=ProbeSetIndex.from_paths(probe_sets), allow_mixed=True)
     print_table(console, to_rich(board))
     files = []
     for name in LEADERBOARD_FILES:
@@ -171,7 +172,7 @@ def run_demo(out: Path, *, seed: int = 0, size: str = "default", console: Consol
             full += stages(out=out, sets=sets, seed=seed, console=console, evaluate_rows=evaluate_rows)
 
     with clock.stage("Leaderboard of the demo's complete runs"):
-        files = write_leaderboard(full, out, console)
+        files = write_leaderboard(full, out, console, [folder for folder, _ in sets.values()])
     console.print(f"stage times: {clock.summary()}", highlight=False)
     for path in files:
         console.print(f"wrote {path.resolve()}", highlight=False, soft_wrap=True)

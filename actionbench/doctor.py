@@ -32,7 +32,7 @@ def check_videos(probes: str | Path, videos_root: str | Path, *, workers: int = 
 
     def check(clip):
         try:
-            read_frames(resolve_video(root, clip.video), spec, clip.start, clip.end)
+            read_frames(resolve_video(root, clip.video), spec, clip.start, clip.end, name=clip.video)
             return None
         except VideoError as e:
             return BadVideo(clip.clip_id, clip.video, str(e))

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from actionbench import tasks
+from actionbench.errors import InputError
 from actionbench.ids import seeded_rng, unit_interval
 
 POLICIES = ("half", "strict", "paper")
@@ -26,10 +27,11 @@ TIE_RTOL = 1e-6  # |s_true - s_foil| <= TIE_RTOL * max(1, |s|) is a tie
 PAPER_VR_EPS = 1e-5  # the original code flips a coin when |p0 - p1| < 1e-5
 Z95 = 1.959963984540054  # the two-sided 95% normal quantile
 ACTION_TASKS = tasks.action_ids()  # the "consistent" score needs every one
+BOOTSTRAP_SIZES = (100, 1_000_000)  # fewer replicates collapse a 95% interval; more is a typo, not rigour
 UNGROUPED = "(none)"  # breakdown key for probes whose clip has no template / verb
 
 
-class MetricsError(ValueError):
+class MetricsError(InputError):
     """Predictions or options that cannot be scored."""
 
 
@@ -76,6 +78,14 @@ def decide(
 # ------------------------------------------------------------------------------------------- intervals
 
 
+def check_bootstrap_size(size: object) -> int:
+    """A bootstrap needs enough replicates to give a 95% interval (and not so many that it is a typo)."""
+    lo, hi = BOOTSTRAP_SIZES
+    if isinstance(size, bool) or not isinstance(size, int) or not lo <= size <= hi:
+        raise MetricsError(f"bootstrap size must be an integer from {lo} to {hi}, got {size!r}")
+    return size
+
+
 def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval for a proportion, as fractions in [0, 1]; `successes` may hold half credits."""
     if n <= 0:
@@ -119,8 +129,7 @@ def cluster_bootstrap_interval(
     sums, counts = _cluster_sums(credits, clusters)
     if len(sums) == 0:
         return (0.0, 1.0)
-    if size < 1:
-        raise MetricsError(f"bootstrap size must be at least 1, got {size}")
+    check_bootstrap_size(size)
     rng = seeded_rng("cluster-bootstrap", seed, key)
     stats = np.concatenate(
         [sums[idx].sum(1) / counts[idx].sum(1) for idx in _resampled_indices(rng, len(sums), size)]
@@ -221,6 +230,7 @@ def summarize(
     """
     if policy not in POLICIES:
         raise MetricsError(f"unknown tie policy {policy!r} (choose from {', '.join(POLICIES)})")
+    check_bootstrap_size(bootstrap_size)
     rows = _check_rows(predictions)
     by_cell: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
@@ -281,6 +291,7 @@ def paired_bootstrap(
     of zero, with the +1 correction so it is never exactly 0; replicates at exactly zero count on both
     sides (conservative for the small, discrete samples a probe set gives).
     """
+    check_bootstrap_size(size)
     b_by_id = {r["probe_id"]: r for r in pred_b}
     shared = sorted(pid for pid in {r["probe_id"] for r in pred_a} if pid in b_by_id)
     if not shared:

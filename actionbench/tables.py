@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
-from rich.text import Text
+from rich.text import Text  # cells are Text: the CLI's consoles read no markup (names come from data files)
 
 from actionbench import tasks
 
@@ -44,10 +44,10 @@ def results_table(results: dict[str, Any]) -> Table:
             if cell is None or cell["n"] == 0:
                 row.append("-")
             elif task == tasks.VR and cell.get("temporally_blind"):
-                row.append("[dim]temporally blind[/]")
+                row.append(Text("temporally blind", style="dim"))
             else:
                 lo, hi = cell["ci95"]
-                row.append(f"{cell['accuracy']:.1f} [dim]({lo:.1f}-{hi:.1f})[/]")
+                row.append(Text.assemble(f"{cell['accuracy']:.1f} ", (f"({lo:.1f}-{hi:.1f})", "dim")))
         cons = results.get("consistent", {}).get(dataset)
         row.append("-" if cons is None or results.get("temporally_blind") else f"{cons['accuracy']:.1f}")
         n = sum(c["n"] for c in cells.values())

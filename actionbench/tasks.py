@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from actionbench.errors import InputError
+
 FORWARD = "forward"
 REVERSED = "reversed"
 
@@ -43,7 +45,7 @@ class Task:
         return "foil_text" in self.texts
 
 
-class UnknownTaskError(ValueError):
+class UnknownTaskError(InputError):
     """A task id that is not in the table."""
 
 

@@ -13,6 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from actionbench.errors import InputError, one_line
+from actionbench.files import relative_path
+
 
 class VideoError(RuntimeError):
     """A missing, unreadable or empty video; the message names the file."""
@@ -76,50 +79,106 @@ def _read_decord(path: Path, spec: FrameSpec, start: float | None, end: float | 
     return vr.get_batch(idx.tolist()).asnumpy()
 
 
+TRUNCATION_TOLERANCE = (2, 0.05)  # frames, share: a shortfall beyond both is a truncated or corrupt file
+
+
+def promised_frames(stream: Any, container: Any) -> int | None:
+    """How many frames a container says its video stream holds: its frame count, else duration x frame rate."""
+    if stream.frames:
+        return int(stream.frames)
+    rate = stream.average_rate or stream.guessed_rate
+    if stream.duration and stream.time_base and rate:
+        return int(round(float(stream.duration * stream.time_base * rate)))
+    if container.duration and rate:
+        return int(round(container.duration / 1_000_000 * float(rate)))
+    return None
+
+
+def check_complete(decoded: int, promised: int | None) -> None:
+    """A video that yields fewer frames than its container promises (beyond a small tolerance) is corrupt: its
+    probes would be scored on the wrong frames."""
+    if promised is None:
+        return
+    frames, share = TRUNCATION_TOLERANCE
+    if decoded < promised - max(frames, share * promised):
+        raise VideoError(f"truncated or corrupt: {decoded} of the {promised} frames its container promises decode")
+
+
 def _read_pyav(path: Path, spec: FrameSpec, start: float | None, end: float | None) -> np.ndarray:
     import av
 
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+        promised = promised_frames(stream, container)
+        frames = []
+        damaged = None
+        try:
+            for packet in container.demux(stream):
+                for f in packet.decode():  # the final empty packet flushes the decoder's buffered frames
+                    frames.append(f.to_ndarray(format="rgb24"))
+        except av.error.FFmpegError as e:  # a damaged or cut packet: keep what decoded, judged below
+            damaged = e
+            try:
+                for f in stream.codec_context.decode(None):
+                    frames.append(f.to_ndarray(format="rgb24"))
+            except av.error.FFmpegError:
+                pass
+        if not frames and damaged is not None:
+            raise damaged
         fps = float(stream.average_rate or stream.guessed_rate or 1.0)
     if not frames:
-        raise VideoError(f"{path}: no frames decoded")
+        raise VideoError("no frames decoded")
+    check_complete(len(frames), promised)
     idx = frame_indices(len(frames), fps, start, end, spec.num_frames)
     return np.stack([frames[i] for i in idx])
 
 
 def read_frames(
-    path: str | Path, spec: FrameSpec, start: float | None = None, end: float | None = None
+    path: str | Path, spec: FrameSpec, start: float | None = None, end: float | None = None, *,
+    name: str | None = None,
 ) -> tuple[np.ndarray, str]:
     """Decode the sampled frames as uint8 `[T, H, W, 3]`; returns (frames, decoder used).
 
     decord first where it is installed (what ActionBench used); PyAV where decord is not installed or cannot
-    open the file (both give the same frames on the mini videos: tests/test_video_decoders.py).
+    open or read the file (both give the same frames on the mini videos: tests/test_video_decoders.py). A file that
+    yields fewer frames than its container promises is refused as truncated. Errors name the video as `name` (the
+    path relative to its root, as results.json records it), never the full path on this machine.
     """
     path = Path(path)
+    name = name or path.name
     if not path.is_file():
-        raise VideoError(f"{path}: video file not found")
+        raise VideoError(f"{name}: video file not found")
     if _decord() is None:
         import av
 
         try:
             return _read_pyav(path, spec, start, end), f"pyav-{av.__version__}"
-        except VideoError:
-            raise
+        except VideoError as e:
+            raise VideoError(f"{name}: {_scrub(e, path, name)}") from None
         except Exception as e:
-            raise VideoError(f"{path}: cannot decode (PyAV: {e})") from None
+            raise VideoError(f"{name}: cannot decode (PyAV: {_scrub(e, path, name)})") from None
     try:
         return _read_decord(path, spec, start, end), decoder_name()
-    except VideoError:
-        raise
+    except VideoError as e:
+        raise VideoError(f"{name}: {_scrub(e, path, name)}") from None
     except Exception as first:  # decord raises its own DECORDError types
         try:
             import av
 
             return _read_pyav(path, spec, start, end), f"pyav-{av.__version__}"
+        except VideoError as e:
+            raise VideoError(f"{name}: {_scrub(e, path, name)}") from None
         except Exception as second:
-            raise VideoError(f"{path}: cannot decode ({type(first).__name__}: {first}; PyAV: {second})") from None
+            raise VideoError(f"{name}: cannot decode ({type(first).__name__}: {_scrub(first, path, name)}; "
+                             f"PyAV: {_scrub(second, path, name)})") from None
+
+
+def _scrub(error: BaseException, path: Path, name: str) -> str:
+    """A decoder's message on one line, with this machine's path to the file replaced by its relative name."""
+    text = " ".join(str(error).split())
+    for full in sorted({str(path), str(path.resolve()), str(path.absolute())}, key=len, reverse=True):
+        text = text.replace(full, name)
+    return text[:300]
 
 
 def to_model_input(frames: np.ndarray, size: tuple[int, int], mean: tuple[float, ...], std: tuple[float, ...]):
@@ -157,9 +216,14 @@ def video_identity(path: Path) -> tuple[str, int, int] | None:
 
 
 def resolve_video(root: str | Path, relative: str) -> Path:
-    """The file for a clip's relative video path; `<stem>.mp4` is accepted where the original is missing
-    (the layout `actionbench preprocess` writes)."""
-    path = Path(root) / relative
+    """THE resolver of a clip's video: every reader of a video path (doctor, eval, the cache's video identity) goes
+    through it. The path must be relative and stay under `root` (no absolute path, no `..`: VideoError otherwise);
+    `<stem>.mp4` is accepted where the original is missing (the layout `actionbench preprocess` writes)."""
+    try:
+        rel = relative_path(relative)
+    except InputError as e:
+        raise VideoError(f"{one_line(relative)}: {e}") from None
+    path = Path(root) / rel
     if path.is_file():
         return path
     alt = path.with_suffix(".mp4")

@@ -18,7 +18,7 @@ from rich.table import Table
 
 app = typer.Typer(name="train", help="Train the Paxion reference models (mini backbone, Knowledge Patcher, Knowledge Fuser).",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)  # fmt: skip
-console = Console()
+console = Console(markup=False, emoji=False, highlight=False)  # paths and names print as they are
 
 
 def _sources(probes: list[Path] | None, videos: list[Path] | None, data: Path | None, out: Path) -> list[tuple[Path, Path]]:

@@ -49,7 +49,7 @@ def test_score_nextqa_prints_overall_per_type_and_atp_hard_and_refuses_bad_files
     assert proc.returncode == 2 and "subset id 99_0 is not a question" in proc.stderr
 
 
-@pytest.mark.parametrize("content, message", [("{", "pred.json:1: malformed JSON"),
+@pytest.mark.parametrize("content, message", [("{", "pred.json:1:2: malformed JSON"),
                                                ('{"7_0": {"answer": 1}}', "7_0: field 'prediction': missing")])
 def test_score_nextqa_malformed_prediction_files_are_one_line(tmp_path, content, message):
     ann = tmp_path / "val.csv"

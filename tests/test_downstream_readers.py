@@ -57,7 +57,7 @@ def test_ssv2_template_file_many_videos_per_caption(tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    ("{", r"t\.json:1: malformed JSON"),
+    ("{", r"t\.json:1:\d+: malformed JSON"),
     ('{"video": "1.webm"}', r"t\.json: expected a JSON list"),
     ('[{"video": "1.webm"}]', r"t\.json: item 0: field 'caption': expected a string"),
     ('[{"video": [], "caption": "x"}]', r"t\.json: item 0: field 'video'"),

@@ -128,7 +128,7 @@ def board_dir(tmp_path, probes) -> Path:
 
 
 def index_for(probes: dict[str, ProbeSet], tmp: Path) -> ProbeSetIndex:
-    return ProbeSetIndex({ps.probeset_id: _saved(ps, tmp) for ps in probes.values()})
+    return ProbeSetIndex({ps.probeset_id: [_saved(ps, tmp)] for ps in probes.values()})
 
 
 def _saved(ps: ProbeSet, tmp: Path) -> Path:
@@ -341,7 +341,7 @@ def test_a_table_refuses_mixed_tie_policies_or_sampling_unless_allowed(tmp_path,
         check_mixing(entries)
     notes = check_mixing(entries, allow_mixed=True)
     assert any("tie policy" in n for n in notes) and any("sampling spec" in n for n in notes)
-    board = load_leaderboard(tmp_path, allow_mixed=True)
+    board = load_leaderboard(tmp_path, allow_mixed=True, index=index_for(probes, tmp_path))
     assert "mixed tie policy" in render(board, "md")
 
 
@@ -367,8 +367,8 @@ def test_the_cli_validates_a_folder_and_exits_non_zero_on_an_invalid_entry(tmp_p
 # ------------------------------------------------------------------------------ measured rows in tables
 
 
-def test_a_measured_row_that_beats_its_backbone_is_marked_and_one_that_does_not_is_not(board_dir):
-    board = load_leaderboard(board_dir, bootstrap_size=2000)
+def test_a_measured_row_that_beats_its_backbone_is_marked_and_one_that_does_not_is_not(board_dir, probes):
+    board = load_leaderboard(board_dir, bootstrap_size=2000, index=index_for(probes, board_dir))
     rows = {r.entry.name: r for r in board.rows}
     patched = {(col.dataset, col.task): c for col, c in rows["testnet-patched"].cells.items()}
     assert patched[("ssv2", "action_antonym")].significant  # 93% vs 38% on 60 independent videos
@@ -381,8 +381,8 @@ def test_a_measured_row_that_beats_its_backbone_is_marked_and_one_that_does_not_
     assert "†" in md and "### 95% intervals" in md and "Holm" in md
 
 
-def test_measured_and_reported_rows_share_one_table(board_dir):
-    board = load_leaderboard([SUBMISSIONS, board_dir], bootstrap_size=200)
+def test_measured_and_reported_rows_share_one_table(board_dir, probes):
+    board = load_leaderboard([SUBMISSIONS, board_dir], bootstrap_size=200, index=index_for(probes, board_dir))
     assert [g.backbone for g in board.groups][-2:] == ["Human", "TestNet"]
     assert {r.source for r in board.rows} == {"measured", "reported"}
     html = render(board, "html")
@@ -391,7 +391,7 @@ def test_measured_and_reported_rows_share_one_table(board_dir):
 
 def test_a_temporally_blind_model_shows_blind_not_a_score(tmp_path, probes):
     make_entry(tmp_path, "framebag", [probes["ssv2"]], 0.7, blind=True)
-    row = load_leaderboard(tmp_path).rows[0]
+    row = load_leaderboard(tmp_path, index=index_for(probes, tmp_path)).rows[0]
     vr = next(c for col, c in row.cells.items() if col.task == "video_reversal")
     assert vr.text == "blind" and vr.exact == 50.0
 
@@ -406,15 +406,16 @@ def test_compare_reports_the_paired_difference_per_task(board_dir):
     assert ego.n == 60 and ego.n_clusters == 20 and ego.diff > 20 and ego.significant
 
 
-def test_the_cli_renders_and_compares(board_dir, tmp_path):
+def test_the_cli_renders_and_compares(board_dir, tmp_path, probes):
     from typer.testing import CliRunner
 
     from actionbench.cli.leaderboard import leaderboard_app
 
     runner = CliRunner()
     out_file = tmp_path / "out" / "board.html"
+    sets = [str(_saved(ps, tmp_path / "sets")) for ps in probes.values()]
     out = runner.invoke(leaderboard_app, ["render", str(board_dir), "--format", "html", "--out", str(out_file),
-                              "--bootstrap-size", "200"])
+                                          "--bootstrap-size", "200", "--probes", sets[0], "--probes", sets[1]])
     assert out.exit_code == 0, out.output
     assert out_file.read_text().startswith("<!DOCTYPE html>")
     out = runner.invoke(leaderboard_app, ["compare", str(board_dir / "testnet-patched"),

@@ -217,7 +217,7 @@ def test_paired_bootstrap_without_shared_probes_is_an_error():
     a = [_row("x", "action_antonym", "ssv2", "c", "v", 1.0)]
     b = [_row("y", "action_antonym", "ssv2", "c", "v", 1.0)]
     with pytest.raises(MetricsError, match="share no probe"):
-        paired_bootstrap(a, b, seed=0, size=10)
+        paired_bootstrap(a, b, seed=0, size=100)
 
 
 # ----------------------------------------------------------------------------------------------- bundle

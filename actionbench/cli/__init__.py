@@ -11,6 +11,9 @@ from importlib.metadata import entry_points
 
 import typer
 from rich.console import Console
+from rich.text import Text
+
+from actionbench.errors import InputError, one_line
 
 app = typer.Typer(
     name="actionbench",
@@ -19,8 +22,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(soft_wrap=True)  # long paths and ids stay on one line (scripts grep them)
-err_console = Console(stderr=True)
+# Markup, emoji codes and highlighting are off: paths, ids and messages from data files are printed as they are
+# (a probe id "[/x]" is text, not a rich tag). Styled output is built from `Text` (see `labelled`).
+console = Console(soft_wrap=True, markup=False, emoji=False, highlight=False)  # long lines stay whole (for grep)
+err_console = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
 
 
 def _print_version(value: bool) -> None:
@@ -45,9 +50,14 @@ def _options(
     """ActionBench: does your video-language model understand actions, or only objects?"""
 
 
-def fail(message: str, code: int = 2) -> None:
+def labelled(label: str, style: str, message: object) -> Text:
+    """`label message` with only the label styled; the message is shown on one line, never read as markup."""
+    return Text.assemble((label, style), " ", one_line(message))
+
+
+def fail(message: object, code: int = 2) -> None:
     """A user mistake: one line on stderr, non-zero exit, no traceback."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(labelled("error:", "bold red", message))
     raise typer.Exit(code)
 
 
@@ -58,7 +68,7 @@ def _register() -> None:
         try:
             sub = ep.load()
         except Exception as e:  # a broken plugin must not break the core commands
-            err_console.print(f"[yellow]warning:[/] command plugin {ep.name!r} not loaded ({e})")
+            err_console.print(labelled("warning:", "yellow", f"command plugin {ep.name!r} not loaded ({e})"))
             continue
         if isinstance(sub, typer.Typer):
             app.add_typer(sub, name=ep.name)
@@ -84,7 +94,10 @@ def main() -> None:
     _register()
     try:
         app(args=_with_optional_values(sys.argv[1:]), prog_name="actionbench")
-    except (ValueError, RuntimeError, FileNotFoundError, OSError) as e:
-        # Library errors for bad input carry a one-line message naming the file/line/id.
-        err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+    except InputError as e:  # bad input: the message names the file, line and field
+        err_console.print(labelled("error:", "bold red", e))
+        sys.exit(2)
+    except (ValueError, RuntimeError, OSError) as e:
+        # Other library errors (a model, the device, the disk) carry a one-line message too.
+        err_console.print(labelled("error:", "bold red", e))
         sys.exit(2)

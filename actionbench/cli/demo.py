@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from actionbench.cli import app, console
+from actionbench.cli import app, console, labelled
 
 
 @app.command("demo")
@@ -21,4 +21,4 @@ def demo_cmd(
 
     t0 = time.perf_counter()
     run_demo(out, seed=seed, size=size, console=console)
-    console.print(f"demo finished in {time.perf_counter() - t0:.0f} s; everything is under {out}", highlight=False)
+    console.print(labelled(f"demo finished in {time.perf_counter() - t0:.0f} s;", "bold", f"everything is under {out}"))

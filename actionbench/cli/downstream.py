@@ -19,7 +19,7 @@ def _text(block: dict[str, Any] | None) -> str:
     if block is None:
         return "-"
     lo, hi = block["ci95"]
-    return f"{block['accuracy']:.1f} [dim]({lo:.1f}-{hi:.1f})[/] n={block['n']}"
+    return f"{block['accuracy']:.1f} ({lo:.1f}-{hi:.1f}) n={block['n']}"
 
 
 def nextqa_table(scored: dict[str, Any]) -> Table:

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from actionbench import tasks
-from actionbench.cli import app, console, err_console, fail
+from actionbench.cli import app, console, err_console, fail, labelled
 from actionbench.tables import print_table, results_table, to_plain
 
 
@@ -47,6 +47,8 @@ def eval_command(
     bootstrap_size: int = typer.Option(1000, "--bootstrap-size"),
     allow_empty: bool = typer.Option(False, "--allow-empty", help="write a bundle even when the probe sets hold "
                                      "no probes (otherwise an error, exit 2)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace a bundle of another model (or other probe "
+                                   "sets, sampling or tie policy) in --out; the same run again resumes without it"),
 ) -> None:
     """Score a model on ActionBench probe sets and write a result bundle (results.json + predictions.jsonl)."""
     from actionbench.models.registry import parse_model_args
@@ -63,17 +65,25 @@ def eval_command(
         model, probes, videos, model_args=args, out=out, device=device, batch_size=batch_size, workers=workers,
         ties=ties, limit=limit, allow_missing=True, cache=False if no_cache else cache, amp=amp,
         bootstrap_seed=bootstrap_seed, bootstrap_size=bootstrap_size, progress=True, command=command_line(),
+        overwrite=overwrite,
     )
     if int(os.environ.get("RANK", "0")) != 0:
         return  # under torchrun only rank 0 reports
     print_table(console, results_table(results))
     console.print(f"bundle: {out}")
+    run = results.get("run", {})
+    if run.get("embeddings"):
+        console.print(f"embeddings: {run['cache_hits']} of {run['embeddings']} from the cache"
+                      + (f" ({run['cache']})" if run.get("cache") else ""))
+    for note in run.get("cache_ignored", [])[:3]:
+        err_console.print(labelled("cache:", "yellow", f"ignored {note}"))
     if results["missing"]:
         n = sum(len(m["probe_ids"]) for m in results["missing"])
         for m in results["missing"][:5]:
-            err_console.print(f"[yellow]missing:[/] clip {m['clip_id']}: {m['error']}", highlight=False)
+            err_console.print(labelled("missing:", "yellow", f"clip {m['clip_id']}: {m['error']}"))
         if len(results["missing"]) > 5:
-            err_console.print(f"[yellow]missing:[/] ... and {len(results['missing']) - 5} more clips (see results.json)")
+            err_console.print(labelled("missing:", "yellow",
+                                       f"... and {len(results['missing']) - 5} more clips (see results.json)"))
         if not allow_missing:
             fail(f"{n} probes of {len(results['missing'])} clips could not be scored; the bundle is marked partial "
                  "(pass --allow-missing to accept)", code=1)
@@ -97,8 +107,9 @@ def models_table(registry) -> Table:
     table.add_column("weights needed")
     table.add_column("source")
     for name, spec in _listed(registry):
-        table.add_row(escape(f"{name}:<...>" if spec.prefix else name), escape(spec.description), escape(spec.weights),
-                      escape(spec.source))
+        # Text cells: a description such as "pip install 'actionbench[hf]'" is never read as rich markup.
+        table.add_row(*(Text(c) for c in (f"{name}:<...>" if spec.prefix else name, spec.description, spec.weights,
+                                          spec.source)))
     return table
 
 
@@ -124,6 +135,6 @@ def models_command(
         console.print("any model also runs as path/to/file.py:factory; controls wrap any name, "
                       "e.g. blind:clip:ViT-B-32", markup=False, highlight=False)
     for name, error in sorted(registry.broken.items()):
-        err_console.print(f"[yellow]warning:[/] plugin {name!r} failed to load: {error}", highlight=False)
+        err_console.print(labelled("warning:", "yellow", f"plugin {name!r} failed to load: {error}"))
     for note in registry.shadowed:
-        err_console.print(f"[yellow]warning:[/] {note}", highlight=False)
+        err_console.print(labelled("warning:", "yellow", note))

@@ -8,7 +8,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from actionbench.cli import app, console, fail
+from actionbench.cli import app, console, fail, labelled
+from actionbench.errors import one_line
+from actionbench.files import atomic_write
 from actionbench.tables import print_table
 
 leaderboard_app = typer.Typer(
@@ -37,7 +39,7 @@ def validate_cmd(
                                      "specs, tie policies or probe sets in one table"),
 ) -> None:
     """Check every entry: schema; for measured ones, recompute every metric from predictions.jsonl."""
-    from actionbench.bundle import BundleError
+    from actionbench.errors import InputError
     from actionbench.leaderboard import ProbeSetIndex, check_mixing, load_entry, validate_entries
     from actionbench.leaderboard.submission import find_entry_folders
 
@@ -46,22 +48,22 @@ def validate_cmd(
     for sub in find_entry_folders(folder):
         try:
             entries.append(load_entry(sub))
-        except BundleError as e:
+        except InputError as e:  # one unreadable entry is reported and the others still validated
             outcome[sub.name] = str(e)
     outcome.update(validate_entries(entries, index))
     for name in sorted(outcome):
         reason = outcome[name]
         if reason is None:
-            console.print(f"[green]ok[/]      {name}", highlight=False)
+            console.print(labelled("ok     ", "green", name))
         else:
-            console.print(f"[red]invalid[/] {name}: {reason}", highlight=False, soft_wrap=True)
+            console.print(labelled("invalid", "red", f"{one_line(name)}: {reason}"))
     bad = sum(r is not None for r in outcome.values())
     valid = [e for e in entries if outcome.get(e.name) is None]
     try:
         for note in check_mixing(valid, allow_mixed=allow_mixed):
-            console.print(f"[yellow]note:[/] {note}", highlight=False)
-    except ValueError as e:
-        fail(str(e))
+            console.print(labelled("note:", "yellow", note))
+    except InputError as e:
+        fail(e)
     if bad:
         fail(f"{bad} of {len(outcome)} entries invalid")
     console.print(f"{len(outcome)} entries valid")
@@ -75,8 +77,11 @@ def render_cmd(
                               "tasks (retrieval, NExT-QA)"),
     out: Path = typer.Option(None, "--out", help="write here instead of printing"),
     plain: bool = typer.Option(False, "--plain", help="no bold for the best of each group"),
-    probes: list[Path] = typer.Option([], "--probes", help=PROBES_HELP + "; when given, probe ids are checked"),
+    probes: list[Path] = typer.Option([], "--probes", help=PROBES_HELP + " (measured entries are verified against "
+                                      "their probe sets: give --probes, --probes-root or --unverified)"),
     probes_root: Path = typer.Option(None, "--probes-root", help=PROBES_ROOT_HELP),
+    unverified: bool = typer.Option(False, "--unverified", help="show measured entries without checking them "
+                                    "against their probe sets; their rows are marked (unverified)"),
     allow_mixed: bool = typer.Option(False, "--allow-mixed", help="allow mixed protocols (stated under the table)"),
     seed: int = typer.Option(0, help="seed of the paired bootstraps behind the significance marks"),
     bootstrap_size: int = typer.Option(2000, help="replicates of each paired bootstrap"),
@@ -88,15 +93,15 @@ def render_cmd(
     from actionbench.leaderboard import ProbeSetIndex, load_leaderboard, render
 
     index = ProbeSetIndex.from_paths(probes, probes_root) if probes or probes_root else None
-    board = load_leaderboard(folders, check=True, index=index, allow_mixed=allow_mixed, seed=seed,
-                             bootstrap_size=bootstrap_size, table=table, relations=aa_relations)
+    board = load_leaderboard(folders, check=True, index=index, unverified=unverified, allow_mixed=allow_mixed,
+                             seed=seed, bootstrap_size=bootstrap_size, table=table, relations=aa_relations)
     text = render(board, fmt.value, plain=plain)
     if out is None:
         print(text, end="")
         return
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    console.print(f"wrote {out} ({len(board.rows)} rows)")
+    atomic_write(out, text)
+    console.print(f"wrote {one_line(out)} ({len(board.rows)} rows)")
 
 
 @leaderboard_app.command("compare")

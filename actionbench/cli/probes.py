@@ -7,10 +7,9 @@ from enum import Enum
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from actionbench.cli import app, console, fail
+from actionbench.cli import app, console, fail, labelled
 from actionbench.datasets.read import read_annotations
 from actionbench.files import sha256_file
 from actionbench.tables import counts_table, print_table
@@ -190,7 +189,7 @@ def doctor_cmd(
             t.add_column("video")
             t.add_column("error")
             for b in report.bad:
-                t.add_row(escape(b.clip_id), escape(b.video), escape(b.error))
+                t.add_row(b.clip_id, b.video, b.error)
             print_table(console, t)
         else:
             console.print(f"{folder}: all {report.checked} videos decode ({report.decoder})")
@@ -212,7 +211,7 @@ def preprocess_cmd(
     done, failed = preprocess_folder(videos, out, fps=fps, size=size, workers=workers, console=console)
     console.print(f"{done} videos written to {out}")
     for path, err in failed:
-        console.print(f"[red]failed[/] {path}: {err}")
+        console.print(labelled("failed", "red", f"{path}: {err}"))
     if failed:
         raise typer.Exit(1)
 

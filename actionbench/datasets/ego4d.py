@@ -9,7 +9,7 @@ whose `objects` and `action` come from `parse_narration`.
 from __future__ import annotations
 
 import csv
-import json
+import io
 import math
 import re
 from collections import Counter
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from actionbench.datasets.records import SPLITS, AnnotationError, ReadResult, ego4d_split
-from actionbench.files import read_json, read_jsonl
+from actionbench.files import describe, loads, read_json, read_jsonl, read_text
 from actionbench.probes.narration import Narration as Narration  # re-exported: readers' callers use them
 from actionbench.probes.narration import clean_text as clean_text
 from actionbench.probes.narration import parse_narration as parse_narration
@@ -47,17 +47,31 @@ def _check_split(split: str) -> None:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
 
 
+MAX_SECONDS = 1e7  # about 116 days: no Ego4D time is larger
+_UID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+
 def _number(value: Any, where: str, name: str) -> float:
-    """A finite float from a JSON number or a CSV string; anything else is an AnnotationError."""
-    if isinstance(value, bool):
-        raise AnnotationError(f"{where}: {name} is not a number ({value!r})")
+    """A finite float of sane size (|x| <= 1e7) from a JSON number or a CSV string; else an AnnotationError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise AnnotationError(f"{where}: {name} is not a number ({describe(value)})")
     try:
         x = float(value)
-    except (TypeError, ValueError):
-        raise AnnotationError(f"{where}: {name} is not a number ({value!r})") from None
+    except (TypeError, ValueError, OverflowError):
+        raise AnnotationError(f"{where}: {name} is not a number ({describe(value)})") from None
     if not math.isfinite(x):
-        raise AnnotationError(f"{where}: {name} is not finite ({value!r})")
+        raise AnnotationError(f"{where}: {name} is not finite ({describe(value)})")
+    if abs(x) > MAX_SECONDS:
+        raise AnnotationError(f"{where}: {name} is out of range ({describe(value)})")
     return x
+
+
+def _uid(value: Any, where: str, name: str) -> str:
+    """A video or clip uid: it names a video file, so only letters, digits, `_` and `-` are accepted."""
+    text = value.strip() if isinstance(value, str) else value
+    if not isinstance(text, str) or not _UID.fullmatch(text):
+        raise AnnotationError(f"{where}: {name}: expected a uid (letters, digits, '_', '-'), got {describe(value)}")
+    return text
 
 
 _JSON_INT_LIST = re.compile(r"\s*\[\s*(?:-?(?:0|[1-9]\d*)\s*(?:,\s*-?(?:0|[1-9]\d*)\s*)*)?\]\s*")
@@ -70,11 +84,11 @@ def _index_list(value: Any, where: str, name: str) -> list[int]:
         return [int(x) for x in _JSON_INT.findall(value)]
     if isinstance(value, str):
         try:
-            value = json.loads(value) if value.strip() else []
-        except json.JSONDecodeError:
-            raise AnnotationError(f"{where}: {name} is not a list of indices ({value!r})") from None
+            value = loads(value, f"{where}: {name}", AnnotationError) if value.strip() else []
+        except AnnotationError:
+            raise AnnotationError(f"{where}: {name} is not a list of indices ({describe(value)})") from None
     if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        raise AnnotationError(f"{where}: {name} is not a list of indices ({value!r})")
+        raise AnnotationError(f"{where}: {name} is not a list of indices ({describe(value)})")
     return value
 
 
@@ -114,11 +128,11 @@ def _egoclip_records(path: Path) -> list[tuple[int, dict[str, Any]]]:
     if not path.is_file():
         raise AnnotationError(f"{path}: no such annotation file")
     if path.suffix.lower() in (".csv", ".tsv"):
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            header = f.readline()
-            f.seek(0)
-            delimiter = "\t" if "\t" in header else ","
-            reader = csv.DictReader(f, delimiter=delimiter)
+        text = read_text(path, AnnotationError).removeprefix("\ufeff")
+        header = text.split("\n", 1)[0]
+        delimiter = "\t" if "\t" in header else ","
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+        try:
             for row in reader:
                 if row.get(None) is not None:
                     raise AnnotationError(f"{path}:{reader.line_num}: more fields than the header names")
@@ -127,6 +141,8 @@ def _egoclip_records(path: Path) -> list[tuple[int, dict[str, Any]]]:
                 if any(v is None for v in row.values()):
                     raise AnnotationError(f"{path}:{reader.line_num}: fewer fields than the header names")
                 out.append((reader.line_num, row))
+        except csv.Error as e:
+            raise AnnotationError(f"{path}:{reader.line_num}: malformed CSV ({e})") from None
         return out
     for lineno, record in read_jsonl(path, AnnotationError):
         if not isinstance(record, dict):
@@ -160,13 +176,15 @@ def _egoclip_row(r: dict[str, Any], where: str) -> _EgoClipRow:
     for name in EGOCLIP_REQUIRED:
         if r.get(name) is None or (name != "clip_text" and str(r[name]).strip() == ""):
             raise AnnotationError(f"{where}: missing field {name!r}")
-    video_uid = str(r["video_uid"]).strip()
-    clip_uid = str(r["clip_uid"]).strip()
+    video_uid = _uid(r["video_uid"], where, "video_uid")
+    clip_uid = _uid(r["clip_uid"], where, "clip_uid")
     raw_text = r["clip_text"]
     if not isinstance(raw_text, str):
         raise AnnotationError(f"{where}: clip_text is not text ({raw_text!r})")
     start = _number(r["clip_relative_start"], where, "clip_relative_start")
     end = _number(r["clip_relative_end"], where, "clip_relative_end")
+    if start < 0:
+        raise AnnotationError(f"{where}: clip_relative_start {start} is negative")
     if end < start:
         raise AnnotationError(f"{where}: clip_relative_end {end} is before clip_relative_start {start}")
     source: dict[str, Any] = {"video_uid": video_uid, "clip_uid": clip_uid}
@@ -178,8 +196,10 @@ def _egoclip_row(r: dict[str, Any], where: str) -> _EgoClipRow:
             source[name] = _number(value, where, name)
         elif name in ("tag_verb", "tag_noun"):
             source[name] = _index_list(value, where, name)
-        else:
+        elif isinstance(value, (str, int)) and not isinstance(value, bool):
             source[name] = str(value)
+        else:
+            raise AnnotationError(f"{where}: {name}: expected text, got {describe(value)}")
     ind = r.get("narration_ind")
     if ind is not None and ind != "":
         x = _number(ind, where, "narration_ind")
@@ -265,6 +285,7 @@ def read_narrations(path: str | Path, split: str = "all", alpha: float = 4.9) ->
     clips: list[Clip] = []
     total = 0
     for video_uid, passes in data.items():
+        video_uid = _uid(video_uid, f"{path}", "video_uid")
         if not isinstance(passes, dict):
             raise AnnotationError(f"{path}: video {video_uid}: expected an object of narration passes")
         items = []  # (time, pass, index, raw, annotation_uid, beta)
@@ -314,8 +335,8 @@ def read_narrations(path: str | Path, split: str = "all", alpha: float = 4.9) ->
                 "beta": beta,
                 "alpha": alpha,
             }
-            if annotation_uid is not None:
-                source["annotation_uid"] = str(annotation_uid)
+            if isinstance(annotation_uid, str):
+                source["annotation_uid"] = annotation_uid
             clips.append(
                 narration_clip(
                     clip_id=f"{video_uid}:{pass_name}:{index}",

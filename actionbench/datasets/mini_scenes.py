@@ -18,8 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from actionbench.errors import InputError
 
-class MiniDataError(ValueError):
+
+class MiniDataError(InputError):
     """A bad request for the mini benchmark (unknown size, output folder not empty, ...)."""
 
 

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from actionbench.errors import InputError
 from actionbench.files import read_json
 from actionbench.ids import unit_interval
 from actionbench.probes.schema import Clip
@@ -13,7 +14,7 @@ from actionbench.probes.schema import Clip
 SPLITS = ("train", "val", "test", "all")
 
 
-class AnnotationError(ValueError):
+class AnnotationError(InputError):
     """A malformed annotation file or line; the message names the file and line (or index)."""
 
 

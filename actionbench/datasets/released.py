@@ -11,14 +11,13 @@ audit report shows it). Probe ids are derived like built probes, from the releas
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from actionbench.datasets.records import AnnotationError
 from actionbench.datasets.ssv2 import read_ssv2
-from actionbench.files import read_json
+from actionbench.files import describe, read_json, read_jsonl
 from actionbench.probes.schema import Clip, Probe, ProbeSet, probe_id_for, seed_key
 from actionbench.tasks import AA, OR, VR
 from actionbench.tasks import PROBE_TASKS as TASKS
@@ -48,6 +47,9 @@ def import_released(path: str | Path, dataset: str, split: str) -> ProbeSet:
     probes: list[Probe] = []
     dropped = {t: Counter() for t in TASKS}
     for clip, rec in zip(clips, records, strict=True):
+        for name in fields.values():
+            if rec.get(name) is not None and not isinstance(rec[name], str):
+                raise AnnotationError(f"{path}: clip {clip.clip_id}: {name}: expected text, got {describe(rec[name])}")
         aa_foil = rec.get(fields[AA])
         if aa_foil:
             aa_foil = _clean(dataset, aa_foil)
@@ -81,7 +83,7 @@ def _ssv2(path: Path) -> tuple[list[Clip], list[dict[str, Any]]]:
     if result.skipped:
         reason, _ = result.skipped.most_common(1)[0]
         raise AnnotationError(f"{path}: {sum(result.skipped.values())} records not importable ({reason})")
-    records = read_json(path, AnnotationError)
+    records = read_json(path, AnnotationError)  # read_ssv2 checked every record of it
     clips = [
         Clip(**{**c.to_dict(), "objects": (), "text": str(r["label"]), "raw_text": str(r["label"])})
         for c, r in zip(result.clips, records, strict=True)
@@ -97,19 +99,17 @@ def _ego4d(path: Path) -> tuple[list[Clip], list[dict[str, Any]]]:
     result = read_egoclip(path, split="all")
     by_window = {(c.video, c.raw_text, c.start, c.end): c for c in result.clips}
     clips, records, seen = [], [], set()
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            rec = json.loads(line)
-            key = (f"{rec['clip_uid']}.mp4", rec["clip_text"], float(rec["clip_relative_start"]),
-                   float(rec["clip_relative_end"]))
-            clip = by_window.get(key)
-            if clip is None:
-                raise AnnotationError(f"{path}:{lineno}: record not importable ({dict(result.skipped)})")
-            if clip.clip_id in seen:
-                continue
-            seen.add(clip.clip_id)
-            clips.append(clip)
-            records.append(rec)
+    if path.suffix.lower() != ".jsonl":
+        raise AnnotationError(f"{path}: the released Ego4D files are .jsonl")
+    for lineno, rec in read_jsonl(path, AnnotationError):  # read_egoclip checked every record of it
+        key = (f"{str(rec['clip_uid']).strip()}.mp4", rec["clip_text"], float(rec["clip_relative_start"]),
+               float(rec["clip_relative_end"]))
+        clip = by_window.get(key)
+        if clip is None:
+            raise AnnotationError(f"{path}:{lineno}: record not importable ({dict(result.skipped)})")
+        if clip.clip_id in seen:
+            continue
+        seen.add(clip.clip_id)
+        clips.append(clip)
+        records.append(rec)
     return clips, records

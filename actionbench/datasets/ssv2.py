@@ -11,11 +11,15 @@ annotator's label is kept as `raw_text`. Videos are `<id>.webm`.
 from __future__ import annotations
 
 import csv
+import io
+import re
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from actionbench.datasets.records import AnnotationError, ReadResult
-from actionbench.files import read_json
+from actionbench.errors import one_line
+from actionbench.files import describe, read_json, read_text
 from actionbench.probes.schema import Clip, ObjectSlot
 from actionbench.probes.templates import SLOT as SLOT  # re-exported: the readers' callers use them
 from actionbench.probes.templates import Piece as Piece
@@ -53,11 +57,34 @@ def _load_json(path: Path):
     return read_json(path, AnnotationError)
 
 
+_VIDEO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def video_id(value: Any, where: str) -> str:
+    """An SSv2 id (an integer, or a string of letters, digits, `_` and `-`): it names the video file, so nothing
+    that could leave the videos folder (`/`, `..`) is accepted."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    if isinstance(value, str) and _VIDEO_ID.fullmatch(value):
+        return value
+    raise AnnotationError(f"{where}: id: expected a video id (letters, digits, '_', '-'), got {describe(value)}")
+
+
+def _text(rec: dict[str, Any], key: str, where: str) -> str:
+    value = rec[key]
+    if not isinstance(value, str):
+        raise AnnotationError(f"{where}: {key}: expected text, got {describe(value)}")
+    return value
+
+
 def load_labels(path: Path) -> dict[str, str]:
     data = _load_json(path)
     if not isinstance(data, dict):
-        raise AnnotationError(f"{path}: expected an object mapping template -> class index")
-    return {str(k): str(v) for k, v in data.items()}
+        raise AnnotationError(f"{one_line(path)}: expected an object mapping template -> class index")
+    for key, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise AnnotationError(f"{one_line(path)}: {one_line(key)!r}: expected a class index, got {describe(value)}")
+    return {k: str(v) for k, v in data.items()}
 
 
 def _annotation_file(annotations: Path, split: str) -> Path:
@@ -86,16 +113,24 @@ def read_ssv2(annotations: str | Path, split: str = "val", labels: str | Path | 
         return _read_test(path, records, label_index)
     clips: list[Clip] = []
     skipped: Counter[str] = Counter()
+    seen: dict[str, int] = {}
     for i, rec in enumerate(records):
-        where = f"{path}: record {i}"
+        where = f"{one_line(path)}: record {i}"
         if not isinstance(rec, dict):
             raise AnnotationError(f"{where}: expected an object, got {type(rec).__name__}")
-        for key in ("id", "label", "template", "placeholders"):
+        if "id" not in rec:
+            raise AnnotationError(f"{where}: missing field 'id'")
+        vid = video_id(rec["id"], where)
+        where = f"{where} (id {vid})"
+        for key in ("label", "template", "placeholders"):
             if key not in rec:
-                raise AnnotationError(f"{where} (id {rec.get('id', '?')}): missing field {key!r}")
-        if not isinstance(rec["placeholders"], list):
-            raise AnnotationError(f"{where} (id {rec['id']}): 'placeholders' must be a list")
-        template = str(rec["template"])
+                raise AnnotationError(f"{where}: missing field {key!r}")
+        if vid in seen:
+            raise AnnotationError(f"{where}: duplicate id (first in record {seen[vid]})")
+        seen[vid] = i
+        label, template = _text(rec, "label", where), _text(rec, "template", where)
+        if not isinstance(rec["placeholders"], list) or not all(isinstance(x, str) for x in rec["placeholders"]):
+            raise AnnotationError(f"{where}: placeholders: expected a list of texts")
         if known is not None and unbracket(template) not in known:
             skipped["unknown template"] += 1
             continue
@@ -104,7 +139,6 @@ def read_ssv2(annotations: str | Path, split: str = "val", labels: str | Path | 
         except ValueError:
             skipped["placeholder count differs from template slots"] += 1
             continue
-        vid = str(rec["id"])
         clips.append(
             Clip(
                 clip_id=vid,
@@ -115,7 +149,7 @@ def read_ssv2(annotations: str | Path, split: str = "val", labels: str | Path | 
                 end=None,
                 source_video=vid,
                 text=text,
-                raw_text=str(rec["label"]),
+                raw_text=label,
                 objects=object_slots(template, text, pieces, [str(p) for p in rec["placeholders"]]),
                 action=template,
                 source={
@@ -134,19 +168,26 @@ def _read_test(path: Path, records: list, label_index: dict[str, str]) -> ReadRe
     answers_path = path.parent / "test-answers.csv"
     answers: dict[str, str] = {}
     if answers_path.is_file():
-        with answers_path.open(encoding="utf-8", newline="") as f:
-            for lineno, row in enumerate(csv.reader(f, delimiter=";"), 1):
+        text = read_text(answers_path, AnnotationError)
+        try:
+            for lineno, row in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=";"), 1):
                 if not row or (lineno == 1 and row[0].strip().lower() == "id"):
                     continue
                 if len(row) < 2:
-                    raise AnnotationError(f"{answers_path}:{lineno}: expected 'id;template'")
+                    raise AnnotationError(f"{one_line(answers_path)}:{lineno}: expected 'id;template'")
                 answers[row[0].strip()] = row[1].strip()
+        except csv.Error as e:
+            raise AnnotationError(f"{one_line(answers_path)}: malformed CSV ({e})") from None
     clips, skipped = [], Counter()
     by_label = {k.lower(): k for k in label_index}
+    seen: set[str] = set()
     for i, rec in enumerate(records):
         if not isinstance(rec, dict) or "id" not in rec:
-            raise AnnotationError(f"{path}: record {i}: missing field 'id'")
-        vid = str(rec["id"])
+            raise AnnotationError(f"{one_line(path)}: record {i}: missing field 'id'")
+        vid = video_id(rec["id"], f"{one_line(path)}: record {i}")
+        if vid in seen:
+            raise AnnotationError(f"{one_line(path)}: record {i} (id {vid}): duplicate id")
+        seen.add(vid)
         template = answers.get(vid)
         if template is None:
             skipped["no template in test-answers.csv"] += 1

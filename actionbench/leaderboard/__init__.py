@@ -2,7 +2,7 @@
 
 Typical use::
 
-    board = load_leaderboard("submissions/")          # validated, grouped, compared
+    board = load_leaderboard("submissions/", index=ProbeSetIndex.from_paths(probes_root="probes/"))
     text = render(board, "md")                         # or "latex", "csv", "html"
     table2 = load_leaderboard("submissions/", table=2) # the paper's Table 2: downstream tasks
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 
+from actionbench.errors import one_line
 from actionbench.leaderboard.table import Cell, Column, Leaderboard, Row, entry_details
 
 SIG_MARK = "†"
@@ -29,6 +30,9 @@ def legend(board: Leaderboard) -> list[str]:
         "Rows marked (measured) were scored by this harness from their predictions; the others are reported "
         "by their paper.",
     ]
+    if any(r.entry.unverified for r in board.rows):
+        lines.append("Rows marked (unverified) were shown with --unverified: their predictions were not checked "
+                     "against their probe sets, so they may cover a hand-picked subset of probes.")
     if board.comparisons:
         lines.append(f"{SIG_MARK}: differs from its group's measured backbone row (paired bootstrap over shared "
                      "source videos, Holm-corrected within the table, p < 0.05).")
@@ -51,9 +55,18 @@ def _md_cell(cell: Cell, plain: bool) -> str:
     return text
 
 
+_MD_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "\n": " ", "\r": " "}
+
+
+def md_escape(text: str) -> str:
+    """Text from a submission as one Markdown table cell or list item: no raw HTML, no `|` that splits a cell, no
+    newline that ends the table."""
+    return "".join(_MD_ESCAPES.get(ch, ch if ch.isprintable() else " ") for ch in str(text))
+
+
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
+    out = ["| " + " | ".join(md_escape(h) for h in header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(md_escape(c) for c in r) + " |" for r in rows]
     return out
 
 
@@ -113,7 +126,7 @@ def to_markdown(board: Leaderboard, *, plain: bool = False) -> str:
     out += _md_table(["Entry", "Source", "Model", "Reference", "Run by", "Date", "Ties", "Frames"],
                      [[d["entry"], d["source"], d["model"], d["reference"], d["ran_by"], d["date"], d["ties"],
                        d["frames"]] for d in details])
-    out += [""] + [f"- {line}" for line in legend(board)]
+    out += [""] + [f"- {md_escape(line)}" for line in legend(board)]
     return "\n".join(out) + "\n"
 
 
@@ -124,7 +137,8 @@ _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
 
 
 def latex_escape(text: str) -> str:
-    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
+    """Text as LaTeX source that typesets it literally, on one line (a newline could start a new command)."""
+    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in one_line(text))
 
 
 def _tex_cell(cell: Cell, plain: bool) -> str:
@@ -189,7 +203,7 @@ def to_latex(board: Leaderboard, *, plain: bool = False) -> str:
             *_tex_rows(board, rc, plain, with_params=False, with_avg=False),
             r"\bottomrule", r"\end{tabular}", r"\end{table}",
         ]
-    out += ["", *[f"% {line}" for line in legend(board)]]
+    out += ["", *[f"% {latex_escape(line)}" for line in legend(board)]]
     return "\n".join(out) + "\n"
 
 
@@ -206,7 +220,7 @@ def to_csv(board: Leaderboard) -> str:
     header += ["avg", "ties", "reference"]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
+    writer.writerow([csv_text(h) for h in header])
     for r in board.rows:
         s = r.entry.submission
         line = [r.entry.name, s.source, s.model, s.backbone, s.method or "", s.patcher_loss or "",
@@ -220,5 +234,25 @@ def to_csv(board: Leaderboard) -> str:
                      "" if cell.comparison is None else str(cell.significant).lower()]
         line += ["" if r.avg.value is None else str(r.avg.value), r.entry.results.get("ties", ""),
                  s.paper or s.url or ""]
-        writer.writerow(line)
+        writer.writerow([csv_text(v) for v in line])
     return buf.getvalue()
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: object) -> object:
+    """A text cell that a spreadsheet shows as text: one starting like a formula (`=`, `+`, `-`, `@`) is prefixed
+    with an apostrophe (OWASP's advice against CSV injection). Numbers pass as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS) and not _is_number(value):
+        return "'" + value
+    return value
+
+
+def _is_number(text: str) -> bool:
+    if text == "-":  # the "no trainable parameters" mark
+        return True
+    try:
+        return abs(float(text)) < float("inf")
+    except ValueError:
+        return False

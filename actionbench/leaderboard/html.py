@@ -36,6 +36,17 @@ svg text { font-family: system-ui, sans-serif; font-size: 11px; fill: #333; }
 """
 
 
+def safe_url(url: str) -> bool:
+    """Only http(s) links become live links (never `javascript:`, `data:` and the like)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc) and url.isprintable()
+
+
 def _td(cell: Cell, plain: bool) -> str:
     classes = ["best"] if cell.best and not plain else []
     mark = f'<span class="sig" title="p (Holm) = {cell.comparison.p_holm:.3g}">{SIG_MARK}</span>' \
@@ -99,7 +110,7 @@ def bar_chart(board: Leaderboard) -> str:
             v = CHANCE if cell.temporally_blind else float(cell.value)
             faded = ' fill-opacity="0.35"' if cell.temporally_blind else ""
             parts.append(
-                f'<rect class="bar" data-model="{escape(r.entry.name)}" data-task="{c.key}" '
+                f'<rect class="bar" data-model="{escape(r.entry.name)}" data-task="{escape(c.key)}" '
                 f'x="{x0 + ci * bar_w:.1f}" y="{y(v):.1f}" width="{bar_w - 2}" height="{y(0) - y(v):.1f}" '
                 f'fill="{PALETTE[ci % len(PALETTE)]}"{faded}>'
                 f"<title>{escape(r.entry.submission.model)} — {escape(c.label)}: {escape(cell.text)}</title></rect>"
@@ -159,8 +170,8 @@ def to_html(board: Leaderboard, *, plain: bool = False, title: str = "ActionBenc
         + "</tr></thead><tbody>")
     for d in details:
         ref = escape(d["reference"])
-        if d["url"]:
-            ref = f'<a href="{escape(d["url"], quote=True)}">{ref}</a>'
+        if safe_url(d["url"]):
+            ref = f'<a href="{escape(d["url"], quote=True)}" rel="nofollow noopener">{ref}</a>'
         cells = [escape(d["entry"]), escape(d["source"]), escape(d["model"]), ref, escape(d["ran_by"]),
                  escape(d["date"]), escape(d["ties"])]
         out.append("<tr>" + "".join(f'<td class="text">{c}</td>' for c in cells) + "</tr>")

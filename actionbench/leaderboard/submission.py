@@ -28,6 +28,7 @@ from actionbench.bundle import (
     read_json,
     read_predictions,
 )
+from actionbench.errors import one_line
 from actionbench.jsonspec import ABSENT_WHEN_NONE, OneOf, spec_of, to_json
 
 SUBMISSION_FILE = "submission.json"
@@ -107,6 +108,7 @@ class Entry:
     submission: Submission
     results: dict[str, Any]  # the whole results.json
     predictions: list[dict[str, Any]] = field(default_factory=list)  # measured entries only
+    unverified: bool = False  # measured, but shown without checking its probe ids against its probe sets
 
     @property
     def measured(self) -> bool:
@@ -174,10 +176,20 @@ def load_submission(path: Path) -> Submission:
     date = data["date"]
     parts = date.split("-")
     if not (len(parts) in (2, 3) and all(p.isdigit() for p in parts) and len(parts[0]) == 4):
-        raise SubmissionError(f"{path}: date: expected YYYY-MM or YYYY-MM-DD, got {date!r}")
+        raise SubmissionError(f"{one_line(path)}: date: expected YYYY-MM or YYYY-MM-DD, got {one_line(date)!r}")
     for key in ("trainable_params", "backbone_params"):
         if data[key] is not None and data[key] < 0:
-            raise SubmissionError(f"{path}: {key}: must not be negative")
+            raise SubmissionError(f"{one_line(path)}: {key}: must not be negative")
+    if data["url"] is not None:
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(data["url"])
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.netloc \
+                or not data["url"].isprintable():
+            raise SubmissionError(f"{one_line(path)}: url: expected an http(s) address, got {one_line(data['url'])!r}")
     return Submission(**data)
 
 

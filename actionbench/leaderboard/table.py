@@ -104,7 +104,9 @@ class Row:
 
     @property
     def method(self) -> str:
-        return self.entry.submission.method_label
+        """The method label, with "(unverified)" for a measured row not checked against its probe sets."""
+        label = self.entry.submission.method_label
+        return f"{label} (unverified)".strip() if self.entry.unverified else label
 
     @property
     def source(self) -> str:

@@ -13,15 +13,16 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from actionbench.bundle import PREDICTIONS_FILE, RESULTS_FILE, BundleError
+from actionbench.bundle import PREDICTIONS_FILE, RESULTS_FILE
+from actionbench.errors import InputError, one_line
 from actionbench.ids import canonical_json
 from actionbench.leaderboard.submission import Entry, SubmissionError
 from actionbench.metrics import MetricsError, decide, summarize
-from actionbench.probes.schema import Manifest, ProbeSet, ProbeSetError
+from actionbench.probes.schema import Manifest, ProbeSet, ProbeSetError, read_manifest
 from actionbench.tasks import PROBE_TASKS
 
 FLOAT_TOLERANCE = 1e-6  # recomputed floats may differ only by rounding
@@ -33,40 +34,55 @@ class ValidationError(SubmissionError):
 
 @dataclass
 class ProbeSetIndex:
-    """Probe-set folders by probeset_id, from explicit folders and/or a root searched recursively."""
+    """Probe-set folders by the `probeset_id` their manifests claim, from explicit folders and/or a root searched
+    recursively. A claim is only a pointer: `load` recomputes the id from the files and refuses a mismatch, so a
+    forged folder that carries a real id cannot stand in for the real probe set."""
 
-    folders: dict[str, Path]
+    folders: dict[str, list[Path]]
+    unreadable: list[str] = field(default_factory=list)  # manifests under --probes-root that could not be read
 
     @classmethod
     def from_paths(cls, probes: Iterable[str | Path] = (), probes_root: str | Path | None = None) -> ProbeSetIndex:
-        folders: dict[str, Path] = {}
-        candidates = [Path(p) for p in probes]
-        for p in candidates:
+        folders: dict[str, list[Path]] = {}
+        unreadable: list[str] = []
+        explicit = [Path(p) for p in probes]
+        for p in explicit:
             if not (p / "manifest.json").is_file():
-                raise ValidationError(f"{p}: not a probe-set folder (no manifest.json)")
+                raise ValidationError(f"{one_line(p)}: not a probe-set folder (no manifest.json)")
+            manifest = _read_manifest(p)
+            folders.setdefault(manifest.probeset_id, []).append(p)
         if probes_root is not None:
             root = Path(probes_root)
             if not root.is_dir():
-                raise ValidationError(f"{root}: --probes-root is not a folder")
-            candidates += sorted(m.parent for m in root.rglob("manifest.json"))
-        for folder in candidates:
-            manifest = _read_manifest(folder)
-            folders.setdefault(manifest.probeset_id, folder)
-        return cls(folders)
+                raise ValidationError(f"{one_line(root)}: --probes-root is not a folder")
+            for folder in sorted(m.parent for m in root.rglob("manifest.json")):
+                try:
+                    manifest = _read_manifest(folder)
+                except ValidationError as e:
+                    unreadable.append(str(e))
+                    continue
+                folders.setdefault(manifest.probeset_id, []).append(folder)
+        return cls(folders, unreadable)
 
     def load(self, probeset_id: str) -> ProbeSet | None:
-        folder = self.folders.get(probeset_id)
-        return None if folder is None else ProbeSet.load(folder)
+        """The probe set whose files hash to `probeset_id`; None when no folder claims it; ProbeSetError when
+        every folder that claims it fails to load (naming the first)."""
+        first_error: ProbeSetError | None = None
+        for folder in self.folders.get(probeset_id, []):
+            try:
+                return ProbeSet.load(folder)
+            except ProbeSetError as e:
+                first_error = first_error or e
+        if first_error is not None:
+            raise first_error
+        return None
 
 
 def _read_manifest(folder: Path) -> Manifest:
-    import json
-
-    path = folder / "manifest.json"
     try:
-        return Manifest(**json.loads(path.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, TypeError) as e:
-        raise ValidationError(f"{path}: malformed manifest ({e})") from None
+        return read_manifest(folder / "manifest.json")
+    except ProbeSetError as e:
+        raise ValidationError(str(e)) from None
 
 
 # ----------------------------------------------------------------------------------------------- checks
@@ -126,9 +142,11 @@ def check_probe_ids(entry: Entry, index: ProbeSetIndex) -> None:
         pid = ps_ref["probeset_id"]
         ps = index.load(pid)
         if ps is None:
+            unreadable = f" ({len(index.unreadable)} manifests could not be read, first: {index.unreadable[0]})" \
+                if index.unreadable else ""
             raise ValidationError(
-                f"{entry.folder}: probe set {pid} ({ps_ref['dataset']} {ps_ref['split']}) not found; "
-                "pass --probes DIR or --probes-root DIR"
+                f"{entry.folder}: probe set {one_line(pid)} ({one_line(ps_ref['dataset'])} {one_line(ps_ref['split'])}) "
+                f"not found; pass --probes DIR or --probes-root DIR{unreadable}"
             )
         if ps.manifest.dataset != ps_ref["dataset"] or ps.manifest.split != ps_ref["split"]:
             raise ValidationError(f"{entry.folder}: probe set {pid} is {ps.manifest.dataset} {ps.manifest.split}, "
@@ -193,6 +211,26 @@ def check_decisions(entry: Entry) -> None:
             )
 
 
+def check_blind(entry: Entry) -> None:
+    """A "temporally blind" claim (VR reported as 50% by construction) holds only for a declared order-invariant
+    model whose every Video Reversal prediction is a tie: the flag cannot turn low VR scores into "blind"."""
+    r = entry.results
+    claimed = r["temporally_blind"] or any(cell.get("temporally_blind") for tasks in r["results"].values()
+                                           for cell in tasks.values())
+    if not claimed:
+        return
+    if not r["model"]["order_invariant"]:
+        raise ValidationError(f"{one_line(entry.folder / RESULTS_FILE)}: claims temporally_blind but the model is "
+                              "not declared order_invariant")
+    path = one_line(entry.folder / PREDICTIONS_FILE)
+    for row in entry.predictions:
+        if row["task"] == "video_reversal" and not row["tie"]:
+            raise ValidationError(
+                f"{path}: probe {one_line(row['probe_id'])}: the bundle claims temporally_blind but this Video "
+                f"Reversal prediction is not a tie (s_true={row['s_true']}, s_foil={row['s_foil']})"
+            )
+
+
 def check_metrics(entry: Entry) -> None:
     """`results`, `consistent`, `breakdowns` and `relations` (AA per relation) are exactly what the predictions
     give."""
@@ -214,14 +252,16 @@ def validate_entry(entry: Entry, index: ProbeSetIndex | None = None) -> None:
     """Raise ValidationError with a one-line reason unless the entry can go on the leaderboard.
 
     Reported entries are checked by their schema when loaded. Measured entries need `index` to check
-    their probe ids against the probe sets; without it that check is skipped (render uses this).
+    their probe ids against the probe sets; without it that check is skipped (only `render --unverified` does
+    that, and marks the row).
     """
     if not entry.measured:
         return
     check_complete(entry)
     if index is not None:
         check_probe_ids(entry, index)
-    check_decisions(entry)
+    check_decisions(entry)  # tie flags follow from the scores ...
+    check_blind(entry)  # ... so a blind claim is checked against ties that are real
     check_metrics(entry)
 
 
@@ -262,6 +302,6 @@ def validate_entries(entries: list[Entry], index: ProbeSetIndex | None) -> dict[
         try:
             validate_entry(e, index)
             outcome[e.name] = None
-        except (BundleError, ProbeSetError) as err:
-            outcome[e.name] = str(err)
+        except InputError as err:  # every reader and check raises it: one bad entry never stops the others
+            outcome[e.name] = one_line(err)
     return outcome

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from lemminflect import getAllLemmas, getAllLemmasOOV, getInflection
 
+from actionbench.errors import InputError
 from actionbench.lexicon import AA_RELATIONS as RELATIONS
 from actionbench.lexicon import DATA_DIR
 
@@ -38,7 +39,7 @@ SOURCE_GOAL_PREPOSITIONS = (
 _PHRASE = re.compile(r"[a-z]+(?: [a-z]+)*")
 
 
-class LexiconError(ValueError):
+class LexiconError(InputError):
     """A malformed lexicon file; the message names the file and line."""
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from lemminflect import getInflection
 
+from actionbench.errors import InputError
 from actionbench.lexicon import DATA_DIR
 from actionbench.lexicon.nouns import PLURAL_ONLY, head_noun, singular
 
@@ -49,7 +50,7 @@ NEVER_REPLACEABLE = frozenset({"number of", "part", "somewhere"})
 
 
 
-class VocabularyError(ValueError):
+class VocabularyError(InputError):
     """A malformed object-vocabulary file or annotation; the message names the file and line."""
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from actionbench.errors import InputError
 from actionbench.lexicon import AA_RELATIONS, DATA_DIR
 
 TABLE_PATH = DATA_DIR / "ssv2_antonyms.tsv"
@@ -26,7 +27,7 @@ KINDS = ("closed", "open", "none")
 _SLOT = re.compile(r"\[([^\[\]]+)\]")
 
 
-class LexiconError(ValueError):
+class LexiconError(InputError):
     """A malformed lexicon file; the message names the file and line."""
 
 

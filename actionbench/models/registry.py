@@ -169,7 +169,8 @@ def _file_spec(path: Path, attr: str) -> ModelSpec:
     """Import `path` as a module and take `attr` from it (a factory or a ModelSpec)."""
     if not path.is_file():
         raise ModelError(f"model file {path} not found")
-    module_name = f"actionbench_user_model_{stable_hash(str(path.resolve()), length=12)}"
+    # Named by path and content: a file edited since it was imported is imported again, not served from sys.modules.
+    module_name = f"actionbench_user_model_{stable_hash(str(path.resolve()), path.read_bytes().hex(), length=12)}"
     module = sys.modules.get(module_name)
     if module is None:
         spec = importlib.util.spec_from_file_location(module_name, path)
@@ -241,8 +242,41 @@ def create_model(name: str, args: dict[str, Any] | None = None) -> Any:
         model.name = name
     if not _own(model, "args"):
         model.args = args
+    if not spec.source.startswith("built-in") and not _own(model, "factory_source"):
+        # A file or entry-point plugin: its code is part of what it computes (see source_digest).
+        model.factory_source = source_digest(spec.factory)
     check_model(model)  # anything missing is one line now, not an AttributeError deep in the runner
     return model
+
+
+_HARNESS_DIR = Path(__file__).resolve().parents[1]
+
+
+def source_digest(*objects: Any) -> str | None:
+    """A hash of the source files that define `objects` (functions, classes, or instances: their class, and a
+    wrapped `inner` model's), outside the harness itself. It goes into a model's fingerprint, so a plugin whose code
+    changed never gets the embeddings its old code cached, even when it forgets to bump its `version`."""
+    files: set[Path] = set()
+    todo = list(objects)
+    while todo:
+        obj = todo.pop()
+        if obj is None:
+            continue
+        target = obj if inspect.isfunction(obj) or inspect.isclass(obj) or inspect.ismethod(obj) else type(obj)
+        try:
+            source = inspect.getsourcefile(target)
+        except (TypeError, OSError):
+            source = None
+        if source:
+            path = Path(source).resolve()
+            if _HARNESS_DIR not in path.parents and path.is_file():
+                files.add(path)
+        inner = getattr(obj, "inner", None) if not inspect.isclass(obj) else None
+        if inner is not None and inner is not obj:
+            todo.append(inner)
+    if not files:
+        return None
+    return stable_hash(*[f"{p.name}:{stable_hash(p.read_bytes().decode('utf-8', 'replace'))}" for p in sorted(files)])
 
 
 def _own(model: Any, attr: str) -> bool:

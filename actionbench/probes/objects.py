@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from actionbench.errors import InputError
 from actionbench.lexicon.groups import blocked_nouns
 from actionbench.lexicon.objects import head_noun, is_plural, pluralize
 from actionbench.probes.schema import Clip, ObjectSlot
@@ -30,7 +31,7 @@ _CONSONANT_SOUND = ("usb", "eu", "ewe", "one", "once")
 _VOWEL_SOUND = ("hour", "honest", "honour", "honor", "heir")
 
 
-class ObjectSlotError(ValueError):
+class ObjectSlotError(InputError):
     """A clip whose object slots do not match its text; the message names the clip."""
 
 

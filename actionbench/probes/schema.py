@@ -13,8 +13,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from actionbench.files import read_jsonl
-from actionbench.ids import canonical_jsonl, stable_hash
+from actionbench.errors import InputError, one_line
+from actionbench.files import read_json, read_jsonl, relative_path, swapped_folder, write_new_file
+from actionbench.ids import canonical_json, canonical_jsonl, stable_hash
+from actionbench.jsonspec import MapOf, MayBeAbsent, Nullable, OneOf, schema_errors
 from actionbench.tasks import PROBE_TASKS, short
 from actionbench.version import PROTOCOL_VERSION
 
@@ -23,7 +25,7 @@ TASK_SHORT = {t: short(t) for t in PROBE_TASKS}
 BUILDER_VERSION = "1.1"  # 1.1: Ego4D preposition frames, AA relations, object synonym / is-a groups (issue 14)
 
 
-class ProbeSetError(ValueError):
+class ProbeSetError(InputError):
     """A probe-set folder or record that cannot be read."""
 
 
@@ -212,48 +214,132 @@ class ProbeSet:
         return ps
 
     def save(self, folder: str | Path) -> Path:
+        """Write the three files into a temporary sibling of `folder`, then swap it in: a crash (even `kill -9`)
+        leaves the old folder or the new one, never a mix; a symlink at `folder` is refused, not followed."""
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
         clips_text, probes_text = getattr(self, "_texts", (None, None))
         if clips_text is None:
             clips_text = _dump_jsonl([c.to_dict() for c in self.clips])
             probes_text = _dump_jsonl([p.to_dict() for p in self.probes])
-        (folder / "clips.jsonl").write_text(clips_text, encoding="utf-8")
-        (folder / "probes.jsonl").write_text(probes_text, encoding="utf-8")
-        (folder / "manifest.json").write_text(
-            json.dumps(self.manifest.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
-        )
+        manifest_text = json.dumps(self.manifest.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n"
+        with swapped_folder(folder, ProbeSetError) as tmp:
+            write_new_file(tmp / "clips.jsonl", clips_text)
+            write_new_file(tmp / "probes.jsonl", probes_text)
+            write_new_file(tmp / "manifest.json", manifest_text)
         return folder
 
     @classmethod
     def load(cls, folder: str | Path) -> ProbeSet:
-        """Read a probe-set folder; a malformed line raises ProbeSetError naming file and line."""
+        """Read a probe-set folder, checking every record's fields and recomputing `probeset_id` from the files.
+
+        A malformed line, a field of the wrong type or value, a duplicate clip or probe, or a manifest whose
+        `probeset_id` or counts do not match the files raises ProbeSetError naming the file, line and field.
+        """
         folder = Path(folder)
         if not folder.is_dir():
             raise ProbeSetError(f"{folder}: {'not a folder' if folder.exists() else 'no such folder'}")
         for name in ("clips.jsonl", "probes.jsonl", "manifest.json"):
             if not (folder / name).is_file():
-                raise ProbeSetError(f"{folder / name}: missing (not a probe-set folder?)")
-        try:
-            manifest = Manifest(**json.loads((folder / "manifest.json").read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, TypeError) as e:
-            raise ProbeSetError(f"{folder / 'manifest.json'}: malformed manifest ({e})") from None
-        clips = _read_records(folder / "clips.jsonl", Clip.from_dict)
-        probes = _read_records(folder / "probes.jsonl", Probe.from_dict)
+                raise ProbeSetError(f"{one_line(folder / name)}: missing (not a probe-set folder?)")
+        manifest = read_manifest(folder / "manifest.json")
+        clips, clips_text = _read_records(folder / "clips.jsonl", _clip_from_record, "clip_id")
+        probes, probes_text = _read_records(folder / "probes.jsonl", _probe_from_record, "probe_id")
         known = {c.clip_id for c in clips}
+        where = one_line(folder / "probes.jsonl")
         for p in probes:
             if p.clip_id not in known:
-                raise ProbeSetError(f"{folder / 'probes.jsonl'}: probe {p.probe_id} names unknown clip {p.clip_id}")
-            if p.task not in PROBE_TASKS:
-                raise ProbeSetError(f"{folder / 'probes.jsonl'}: probe {p.probe_id} has unknown task {p.task!r}")
-        return cls(clips, probes, manifest)
+                raise ProbeSetError(f"{where}: probe {one_line(p.probe_id)} names unknown clip {one_line(p.clip_id)}")
+        pid = stable_hash(clips_text, probes_text, manifest.lexicon_version, manifest.parameters,
+                          manifest.protocol_version)
+        mpath = one_line(folder / "manifest.json")
+        if pid != manifest.probeset_id:
+            raise ProbeSetError(f"{mpath}: probeset_id {one_line(manifest.probeset_id)} does not match the files "
+                                f"(they hash to {pid}): the probe set was edited or is not the one it claims to be")
+        counts = Counter(p.task for p in probes)
+        for task in TASKS:
+            if manifest.counts.get(task, 0) != counts.get(task, 0):
+                raise ProbeSetError(f"{mpath}: counts.{task} is {manifest.counts.get(task, 0)}, "
+                                    f"probes.jsonl has {counts.get(task, 0)}")
+        if "clips" in manifest.counts and manifest.counts["clips"] != len(clips):
+            raise ProbeSetError(f"{mpath}: counts.clips is {manifest.counts['clips']}, clips.jsonl has {len(clips)}")
+        ps = cls(clips, probes, manifest)
+        ps._texts = (clips_text, probes_text)
+        return ps
 
 
-def _read_records(path: Path, make):
+# ---------------------------------------------------------------------------------- reading, strictly
+
+_SLOT_SCHEMA = {"slot": str, "text": str, "start": int, "end": int, "determiner": str, "ref": int}
+_CLIP_SCHEMA = {
+    "clip_id": str, "dataset": str, "split": str, "video": str, "start": Nullable(float), "end": Nullable(float),
+    "source_video": str, "text": str, "raw_text": str, "objects": [_SLOT_SCHEMA],
+    "action": Nullable(str), "source": dict,
+}
+_PROBE_SCHEMA = {
+    "probe_id": str, "task": OneOf(*TASKS), "clip_id": str, "text": str, "foil_text": Nullable(str),
+    "edit": Nullable(dict),
+}
+_MANIFEST_SCHEMA = {
+    "probeset_id": str, "protocol_version": str, "builder_version": str, "lexicon_version": str, "dataset": str,
+    "split": str, "parameters": dict, "counts": MapOf(int), "dropped": MapOf(MapOf(int)),
+    "source": MayBeAbsent(OneOf("built", "imported")),
+}
+MAX_SECONDS = 1e7  # about 116 days: no clip window is longer
+
+
+def _strict(record: Any, spec: dict[str, Any], where: str) -> None:
+    errors = schema_errors(record, spec)
+    if errors:
+        raise ProbeSetError(f"{where}: {errors[0]}")
+    extra = sorted(set(record) - set(spec))
+    if extra:
+        raise ProbeSetError(f"{where}: unknown field {one_line(extra[0])!r}")
+
+
+def read_manifest(path: Path) -> Manifest:
+    """Read and check `manifest.json` (its `probeset_id` is checked against the files by `ProbeSet.load`)."""
+    data = read_json(path, ProbeSetError)
+    _strict(data, _MANIFEST_SCHEMA, one_line(path))
+    return Manifest(**data)
+
+
+def _clip_from_record(d: dict[str, Any], where: str) -> Clip:
+    _strict(d, _CLIP_SCHEMA, where)
+    for key in ("start", "end"):
+        v = d[key]
+        if v is not None and not (0 <= v <= MAX_SECONDS):
+            raise ProbeSetError(f"{where}: {key}: {v!r} is not a time in seconds (0 to {MAX_SECONDS:g})")
+    if d["start"] is not None and d["end"] is not None and d["end"] < d["start"]:
+        raise ProbeSetError(f"{where}: end {d['end']} is before start {d['start']}")
+    try:
+        relative_path(d["video"])
+    except ValueError as e:
+        raise ProbeSetError(f"{where}: video: {e}") from None
+    for o in d["objects"]:
+        if not (0 <= o["start"] <= o["end"] <= len(d["text"])):
+            raise ProbeSetError(f"{where}: objects: span {o['start']}-{o['end']} is outside the text")
+    return Clip.from_dict(d)
+
+
+def _probe_from_record(d: dict[str, Any], where: str) -> Probe:
+    _strict(d, _PROBE_SCHEMA, where)
+    if (d["task"] == "video_reversal") != (d["foil_text"] is None):
+        raise ProbeSetError(f"{where}: foil_text: must be null for video_reversal and text for the other tasks")
+    return Probe.from_dict(d)
+
+
+def _read_records(path: Path, make, id_field: str) -> tuple[list, str]:
+    """The records of a JSON-lines file (checked by `make`) and their canonical text (what the id hashes)."""
     out = []
+    seen: dict[str, int] = {}
+    texts = []
     for lineno, record in read_jsonl(path, ProbeSetError):
-        try:
-            out.append(make(record))
-        except (TypeError, KeyError, AttributeError) as e:
-            raise ProbeSetError(f"{path}:{lineno}: not a valid record ({e})") from None
-    return out
+        where = f"{one_line(path)}:{lineno}"
+        item = make(record, where)
+        key = getattr(item, id_field)
+        if key in seen:
+            raise ProbeSetError(f"{where}: duplicate {id_field} {one_line(key)} (first on line {seen[key]})")
+        seen[key] = lineno
+        out.append(item)
+        texts.append(canonical_json(record) + "\n")
+    return out, "".join(texts)

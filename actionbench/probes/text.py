@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from actionbench.errors import InputError
+
 # A word: letters and digits of any script, with the combining marks that follow them ("crème", "brûlée" even
 # when decomposed, "杯子"), joined by inner apostrophes or hyphens; any other visible character is a token alone.
 _LETTERS = r"(?:[^\W_][\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]*)+"
@@ -35,6 +37,7 @@ def normalize_text(text: str) -> str:
         )
     )
     return " ".join(kept.split())
+
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ def match_case(old: str, new: str) -> str:
     return new
 
 
-class EditError(ValueError):
+class EditError(InputError):
     """An edit that is not token-exact or that changes nothing."""
 
 

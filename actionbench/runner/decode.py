@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -16,6 +17,7 @@ class DecodeJob:
     path: str
     start: float | None
     end: float | None
+    name: str = ""  # the video relative to its root: errors name it, never this machine's full path
 
 
 class DecodeDataset(torch.utils.data.Dataset):
@@ -31,19 +33,20 @@ class DecodeDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         job = self.jobs[i]
+        name = job.name or Path(job.path).name
         try:
-            frames, decoder = read_frames(job.path, self.spec, job.start, job.end)
+            frames, decoder = read_frames(job.path, self.spec, job.start, job.end, name=name)
             if frames.shape[0] != self.spec.num_frames:
-                raise ValueError(f"{job.path}: {frames.shape[0]} frames decoded, {self.spec.num_frames} expected")
+                raise ValueError(f"{name}: {frames.shape[0]} frames decoded, {self.spec.num_frames} expected")
             if self.preprocess is None:
                 return {"i": i, "frames": torch.empty(0), "decoder": decoder, "error": None}
             pre = self.preprocess
             x = to_model_input(frames, tuple(pre.size), tuple(pre.mean), tuple(pre.std))
             return {"i": i, "frames": x, "decoder": decoder, "error": None}
         except Exception as e:  # listed in the bundle with its probes; never silently dropped
-            message = str(e).splitlines()[0] if str(e) else type(e).__name__
-            if str(job.path) not in message:
-                message = f"{job.path}: {type(e).__name__}: {message}"
+            message = " ".join(str(e).split()).replace(str(job.path), name) or type(e).__name__
+            if not message.startswith(f"{name}: "):
+                message = f"{name}: {type(e).__name__}: {message}"
             return {"i": i, "frames": None, "decoder": None, "error": message}
 
 

@@ -19,6 +19,20 @@ def _labels(units: Sequence[Unit]) -> str:
     return ", ".join(names) + (f" and {len(units) - 3} more" if len(units) > 3 else "")
 
 
+def call(model: Any, what: str, fn: Any, *args: Any) -> Any:
+    """Call one of the model's methods; whatever it raises (a plugin's KeyError, TypeError, AssertionError, ...)
+    becomes a one-line ModelError that keeps the model's name and the method."""
+    try:
+        return fn(*args)
+    except ModelError:
+        raise
+    except Exception as e:
+        name = getattr(model, "name", type(model).__name__)
+        detail = " ".join(str(e).split())[:300]
+        raise ModelError(f"model {name}: {what} raised {type(e).__name__}" + (f": {detail}" if detail else "")
+                         ) from e
+
+
 def checked(out: Any, n: int, model: Any, what: str, where: str) -> torch.Tensor:
     """A model output with `n` rows and no NaN/inf, as float32 on the CPU; else a one-line ModelError."""
     name = getattr(model, "name", type(model).__name__)
@@ -103,13 +117,14 @@ class Encoder:
         if single:
             frames = [v for j in single for v in self._views(j)]
             x = torch.stack(frames).to(self.rt.device, non_blocking=True)
-            parts.append(checked(self.model.encode_videos(x), len(frames), self.model, "encode_videos", where))
+            out = call(self.model, "encode_videos", self.model.encode_videos, x)
+            parts.append(checked(out, len(frames), self.model, "encode_videos", where))
             for j in single:
                 keys += list(j.keys)
                 notes += [j.decoder] * len(j.keys)
         if both:
             x = torch.stack([j.frames for j in both]).to(self.rt.device, non_blocking=True)
-            out = self.model.encode_videos_and_reversed(x)
+            out = call(self.model, "encode_videos_and_reversed", self.model.encode_videos_and_reversed, x)
             if not (isinstance(out, (tuple, list)) and len(out) == 2):
                 raise ModelError(f"model {self.model.name}: encode_videos_and_reversed must return "
                                  f"(forward, reversed) ({where})")
@@ -136,7 +151,8 @@ class Encoder:
             for key, frames in zip(j.keys, self._views(j), strict=True):
                 pairs = self.plan_options.get(key, [])
                 if pairs:
-                    out = self.model.score_options(frames[None].to(self.rt.device, non_blocking=True), pairs)
+                    out = call(self.model, "score_options", self.model.score_options,
+                               frames[None].to(self.rt.device, non_blocking=True), pairs)
                     out = checked(out, len(pairs), self.model, "score_options", where)
                     if tuple(out.shape) != (len(pairs), 2):
                         raise ModelError(f"model {self.model.name}: score_options returned shape {tuple(out.shape)} "
@@ -147,7 +163,8 @@ class Encoder:
                 texts = self.plan_texts.get(key, [])
                 if not texts:
                     continue
-                out = self.model.score(frames[None].to(self.rt.device, non_blocking=True), texts)
+                out = call(self.model, "score", self.model.score, frames[None].to(self.rt.device, non_blocking=True),
+                           texts)
                 out = checked(out, 1, self.model, "score", where)
                 if tuple(out.shape) != (1, len(texts)):
                     raise ModelError(f"model {self.model.name}: score returned shape {tuple(out.shape)} for 1 video "
@@ -167,7 +184,7 @@ def encode_texts(model: Any, texts: list[str], cache: EmbeddingCache, rt: Runtim
     for b, start in enumerate(range(0, len(todo), batch_size), 1):
         chunk = todo[start : start + batch_size]
         with torch.inference_mode(), rt.autocast():
-            out = model.encode_texts(chunk)
+            out = call(model, "encode_texts", model.encode_texts, chunk)
         where = f"text batch {b}: {chunk[0]!r}" + (f" and {len(chunk) - 1} more" if len(chunk) > 1 else "")
         out = checked(out, len(chunk), model, "encode_texts", where)
         if shape is not None and tuple(out.shape[1:]) != shape:

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from actionbench.ids import stable_hash
+from actionbench.models.registry import source_digest
 from actionbench.runner.plan import Scoring
 from actionbench.runner.runtime import Runtime
 from actionbench.version import PROTOCOL_VERSION
@@ -71,6 +72,9 @@ def fingerprint(model: Any) -> dict[str, Any]:
         "weights_hash": weights_hash,
         "parameters": parameters_digest(model) if weights_hash is None else None,
         "version": getattr(model, "version", None),
+        # A plugin's code (file or entry point): a changed module never reuses what the old code cached.
+        "source": source_digest(model),
+        "factory_source": getattr(model, "factory_source", None),
         "class": f"{type(model).__module__}.{type(model).__qualname__}",
     }
 

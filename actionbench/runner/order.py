@@ -9,7 +9,7 @@ import torch
 from actionbench.cache import EmbeddingCache
 from actionbench.models.protocol import ModelError
 from actionbench.runner.decode import DecodeDataset, DecodeJob
-from actionbench.runner.encode import checked
+from actionbench.runner.encode import call, checked
 from actionbench.runner.plan import Plan
 from actionbench.runner.runtime import Runtime
 from actionbench.video import FrameSpec
@@ -32,18 +32,19 @@ def check_order_invariance(model: Any, kind: str, plan: Plan, spec: FrameSpec, r
             break
         if unit.error is not None:
             continue
-        dataset.jobs = [DecodeJob(str(unit.path), unit.start, unit.end)]
+        dataset.jobs = [DecodeJob(str(unit.path), unit.start, unit.end, unit.video)]
         got = dataset[0]
         if got["frames"] is None:
             continue
         x = got["frames"][None].to(rt.device)
         with torch.inference_mode(), rt.autocast():
             if kind == "dual":
-                a = model.encode_videos(x)
-                b = model.encode_videos(torch.flip(x, dims=[1]))
+                a = call(model, "encode_videos", model.encode_videos, x)
+                b = call(model, "encode_videos", model.encode_videos, torch.flip(x, dims=[1]))
             else:
                 text = [unit.clips[0].text]
-                a, b = model.score(x, text), model.score(torch.flip(x, dims=[1]), text)
+                a = call(model, "score", model.score, x, text)
+                b = call(model, "score", model.score, torch.flip(x, dims=[1]), text)
         where = f"order-invariance check on clip {unit.label()}"
         a = checked(a, 1, model, "the forward pass", where)
         b = checked(b, 1, model, "the reversed pass", where)

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from actionbench.cache import EmbeddingCache
+from actionbench.errors import one_line
 from actionbench.ids import stable_hash, unit_interval
 from actionbench.probes.schema import Clip, Probe, ProbeSet
 from actionbench.tasks import VR
-from actionbench.video import video_identity
+from actionbench.video import VideoError, resolve_video, video_identity
 
 SUBSET_RULE = "the N probes with the smallest actionbench.ids.unit_interval('subset', probe_id)"
 
@@ -31,6 +32,7 @@ class Unit:
     start: float | None
     end: float | None
     clips: list[Clip] = field(default_factory=list)
+    video: str = ""  # the path relative to its root, as the probe set names it (what messages show)
     needs_reversed: bool = False
     error: str | None = None  # set when the video is missing or cannot be decoded
 
@@ -111,17 +113,20 @@ def plan_suite(
                 )
             seen[probe.probe_id] = ps.probeset_id
             clip = clips[probe.clip_id]
-            path = root / clip.video
-            identity = video_identity(path)
+            try:  # the one resolver: under the root, and `<id>.mp4` where `<id>.webm` is referenced
+                path, refused = resolve_video(root, clip.video), None
+            except VideoError as e:
+                path, refused = root, str(e)
+            identity = None if refused else video_identity(path)
             if identity is None:
-                key = stable_hash("missing-video", str(path), clip.start, clip.end)
+                key = stable_hash("missing-video", str(root), clip.video, clip.start, clip.end)
             else:
                 key = stable_hash("video", *identity, clip.start, clip.end)
             unit = units.get(key)
             if unit is None:
-                unit = units[key] = Unit(key, path, clip.start, clip.end)
+                unit = units[key] = Unit(key, path, clip.start, clip.end, video=clip.video)
                 if identity is None:
-                    unit.error = f"{path}: video file not found"
+                    unit.error = refused or f"{one_line(clip.video)}: video file not found"
             if clip not in unit.clips:
                 unit.clips.append(clip)
             items.append(Item(probe, clip, unit))
@@ -170,6 +175,16 @@ class Scoring:
         if self.kind == "dual":
             return tuple(k for k in keys if k not in store)
         return tuple(k for k in keys if any(key not in store for key in self.view_keys(k)))
+
+    def needed(self, plan: Plan) -> list[str]:
+        """Every cache key (embedding or pair score) the run needs: what "n of N from the cache" counts."""
+        if self.by_probe:
+            return []
+        views = [k for u in plan.units.values() if u.error is None
+                 for k in [u.forward_key] + ([u.reversed_key] if u.needs_reversed and not self.blind else [])]
+        if self.kind == "dual":
+            return views + [text_key(t) for t in plan.texts]
+        return [pair_key(k, t) for k in views for t in self.view_texts.get(k, ())]
 
     def plan_texts(self, plan: Plan) -> None:
         view_texts: dict[str, set[str]] = defaultdict(set)

@@ -20,6 +20,7 @@ from typing import Any
 
 from actionbench import bundle, metrics
 from actionbench.cache import EmbeddingCache, default_cache_dir
+from actionbench.errors import InputError, one_line
 from actionbench.jsonspec import to_json
 from actionbench.models.protocol import check_model
 from actionbench.models.registry import create_model
@@ -58,6 +59,7 @@ def evaluate(
     bootstrap_size: int = 1000,
     progress: bool = False,
     command: str | list[str] | None = None,
+    overwrite: bool = False,
 ) -> tuple[dict[str, Any], Any]:
     """Score a model on probe sets; returns (results dict, pandas DataFrame of predictions).
 
@@ -65,7 +67,8 @@ def evaluate(
     every probe set, or one per probe set. `out` (optional) receives the result bundle (rank 0 writes it).
     `cache`: a folder, None for the default (`$ACTIONBENCH_CACHE` or `~/.cache/actionbench/embeddings`), or
     False for none. Missing or unreadable videos make the run partial; with `allow_missing=False` that raises
-    MissingVideosError after the bundle is written.
+    MissingVideosError after the bundle is written. An `out` that holds a bundle of another model (or of other
+    probe sets, sampling or tie policy) is refused unless `overwrite`; the same run again writes over it (a resume).
     """
     import pandas as pd
 
@@ -89,6 +92,9 @@ def evaluate(
         elif model_args:
             raise ValueError("model_args apply to a model given by name, not to a model object")
         profile = check_model(model)  # a model object given directly is checked here, one line if incomplete
+        if out is not None and not overwrite:
+            check_out(out, getattr(model, "name", type(model).__name__), dict(getattr(model, "args", {}) or {}),
+                      [ps.probeset_id for ps in plan.probesets], spec, ties)
         model_fingerprint = fingerprint(model)  # before moving: the same on every device and process
         if callable(getattr(model, "to", None)):
             model = model.to(rt.device) or model
@@ -107,6 +113,9 @@ def evaluate(
         elif scoring.declared:  # a probe-level scorer (text-prior) is handed no frame: VR is a tie by construction
             scoring.blind = True
         scoring.plan_texts(plan)
+        scoring_keys = scoring.needed(plan)
+        needed = len(scoring_keys)
+        from_cache = sum(k in store for k in scoring_keys)
 
         shard = encode_shard(scoring, plan, store, rt, spec, batch_size=batch_size, workers=workers,
                              progress=progress)
@@ -173,6 +182,8 @@ def evaluate(
                                                                else "no clip to check"),
                 "cache": None if store.dir is None else str(store.dir),
                 "cache_ignored": store.ignored,
+                "embeddings": needed,  # embeddings (or pair scores) the run needed ...
+                "cache_hits": from_cache,  # ... and how many of them came from the cache
             },
         )
         results = to_json(record)
@@ -191,6 +202,29 @@ def evaluate(
         return results, frame
     finally:
         rt.close()
+
+
+def check_out(out: str | Path, model: str, args: dict[str, Any], probeset_ids: list[str], spec: FrameSpec,
+              ties: str) -> None:
+    """Refuse to write over a bundle of another run: another model, arguments, probe sets, sampling or tie policy.
+    The same run again (a resume after a crash, or a rerun) goes on without asking."""
+    path = Path(out) / bundle.RESULTS_FILE
+    if not path.is_file():
+        return
+    try:
+        old = bundle.read_json(path)
+        old_model = old["model"]["name"]
+        theirs = (old_model, {k: str(v) for k, v in old["model"]["args"].items()},
+                  sorted(p["probeset_id"] for p in old["probesets"]), old["frame_spec"], old["ties"])
+    except (InputError, KeyError, TypeError, AttributeError):
+        raise InputError(f"{one_line(out)}: holds a results.json this run cannot read; choose another --out or pass "
+                         "--overwrite") from None
+    ours = (model, {k: str(v) for k, v in args.items()}, sorted(probeset_ids), spec.to_dict(), ties)
+    if theirs != ours:
+        what = next(w for w, a, b in zip(("model", "model arguments", "probe sets", "frame sampling", "tie policy"),
+                                          theirs, ours, strict=True) if a != b)
+        raise InputError(f"{one_line(out)}: holds a bundle of model {one_line(old_model)!r} with other {what}; "
+                         "choose another --out or pass --overwrite to replace it")
 
 
 def _missing(plan: Plan) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ import torch
 
 from actionbench import metrics
 from actionbench.models.protocol import ModelError
-from actionbench.runner.encode import checked
+from actionbench.runner.encode import call, checked
 from actionbench.runner.plan import VR, Plan, option_key, pair_key, text_key
 from actionbench.runner.runtime import Runtime
 
@@ -19,6 +19,10 @@ SIMILARITY_CHUNK = 512  # videos per similarity call when scoring
 
 def _f32(x: float) -> float:
     return float(np.float32(x))
+
+
+def _width(x: torch.Tensor) -> str:
+    return " x ".join(str(d) for d in x.shape[1:])
 
 
 def scores_dual(model: Any, plan: Plan, store: dict[str, torch.Tensor], blind: bool,
@@ -50,8 +54,14 @@ def scores_dual(model: Any, plan: Plan, store: dict[str, torch.Tensor], blind: b
             t = torch.stack([store[k] for k in tkeys]).to(rt.device)
         except RuntimeError as e:
             raise ModelError(f"model {name}: embeddings of different shapes cannot be compared ({e})") from None
-        with torch.inference_mode():
-            s = model.similarity(v.float(), t.float())
+        try:
+            with torch.inference_mode():
+                s = call(model, "similarity", model.similarity, v.float(), t.float())
+        except ModelError:
+            if v.shape[1:] != t.shape[1:]:  # said plainly, not as "mat1 and mat2 shapes cannot be multiplied"
+                raise ModelError(f"model {name}: text embeddings are {_width(t)} wide but video embeddings are "
+                                 f"{_width(v)} wide; encode_texts and encode_videos must agree") from None
+            raise
         s = checked(s, len(chunk), model, "similarity", f"scoring videos {start + 1}-{start + len(chunk)}")
         if tuple(s.shape) != (len(chunk), len(tkeys)):
             raise ModelError(f"model {name}: similarity returned shape {tuple(s.shape)} for "
@@ -87,7 +97,8 @@ def scores_by_probe(model: Any, plan: Plan) -> dict[str, tuple[float, float]]:
     live = [it for it in plan.items if it.unit.error is None]
     if not live:
         return {}
-    s = checked(model.score_probes([it.probe for it in live]), len(live), model, "score_probes", "all probes")
+    s = checked(call(model, "score_probes", model.score_probes, [it.probe for it in live]), len(live), model,
+                "score_probes", "all probes")
     if tuple(s.shape) != (len(live), 2):
         raise ModelError(f"model {model.name}: score_probes returned shape {tuple(s.shape)}, not ({len(live)}, 2)")
     return {it.probe.probe_id: (float(s[i, 0]), float(s[i, 1])) for i, it in enumerate(live)}

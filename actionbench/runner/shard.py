@@ -42,7 +42,7 @@ def encode_shard(scoring: Scoring, plan: Plan, store: EmbeddingCache, rt: Runtim
             if scoring.kind == "dual" and not scoring.by_probe:
                 encode_texts(model, plan.texts, store, rt, 4 * batch_size, bar)
             task = bar.add_task(f"{getattr(model, 'name', 'model')}: videos", total=len(todo)) if bar else None
-            jobs = [DecodeJob(str(u.path), u.start, u.end) for u, _ in todo]
+            jobs = [DecodeJob(str(u.path), u.start, u.end, u.video) for u, _ in todo]
             preprocess = None if scoring.by_probe else model.preprocess
             for got in decode_stream(jobs, spec, preprocess, workers=workers, batch_size=batch_size):
                 unit, keys = todo[got["i"]]
