@@ -88,17 +88,17 @@ def test_scoring_whole_sets_gives_cells_and_recomputable_rows(tmp_path):
                              {"video": ["3.webm"], "caption": "Closing [something]"}]))
     ds = from_retrieval("ssv2_template", read_ssv2_retrieval(f, "ssv2_template"))
     logits = np.array([[2.0, 0.0], [0.0, 1.0], [0.0, 3.0]])  # clip 2 prefers the wrong text
-    cell, rows = score_retrieval_set(ds, logits, bootstrap_size=50)
+    cell, rows = score_retrieval_set(ds, logits, bootstrap_size=100)
     assert cell["r1_v2t"] == pytest.approx(200 / 3) and cell["r1_t2v"] == 100.0 and cell["method"] == "default"
     assert {r["query"] for r in rows if r["direction"] == "t2v"} == {"Opening something", "Closing something"}
-    assert recall_from_rows(rows, bootstrap_size=50)["r1_v2t"] == cell["r1_v2t"]
+    assert recall_from_rows(rows, bootstrap_size=100)["r1_v2t"] == cell["r1_v2t"]
     with pytest.raises(Exception, match=r"model scores: shape \(2, 2\) differs from the model's \(3, 2\)"):
         score_retrieval_set(ds, logits[:2])
 
     ann = tmp_path / "val.csv"
     ann.write_text(HEADER + "\n7,1,1,1,why,1,0,CW,a,b,c,d,e\n7,1,1,1,what next,2,1,TN,a,b,c,d,e\n")
     qa = from_nextqa(read_nextqa(ann), {"7": "0000/7.mp4"}, sources=["val.csv"])
-    cell, rows = score_qa_set(qa, {"7_0": [0, 5, 0, 0, 0], "7_1": [1, 1, 1, 1, 1]}, bootstrap_size=50)
+    cell, rows = score_qa_set(qa, {"7_0": [0, 5, 0, 0, 0], "7_1": [1, 1, 1, 1, 1]}, bootstrap_size=100)
     assert cell["accuracy"] == pytest.approx(60.0) and cell["accuracy_causal"] == 100.0
     assert cell["accuracy_temporal"] == pytest.approx(20.0)  # five tied choices: 1/5 credit
     assert rows[1]["credit"] == pytest.approx(0.2) and rows[0]["prediction"] == 1

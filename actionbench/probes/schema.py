@@ -282,7 +282,7 @@ _PROBE_SCHEMA = {
 _MANIFEST_SCHEMA = {
     "probeset_id": str, "protocol_version": str, "builder_version": str, "lexicon_version": str, "dataset": str,
     "split": str, "parameters": dict, "counts": MapOf(int), "dropped": MapOf(MapOf(int)),
-    "source": MayBeAbsent(OneOf("built", "imported")),
+    "source": MayBeAbsent(OneOf("built", "imported")), "relations": MayBeAbsent(MapOf(int)),
 }
 MAX_SECONDS = 1e7  # about 116 days: no clip window is longer
 
