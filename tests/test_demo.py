@@ -66,10 +66,12 @@ def test_the_leaderboard_runs_are_a_complete_run_set_that_validate_accepts(demo_
                            "--probes-root", str(out / "probes")], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 entries valid" in proc.stdout
-    render = subprocess.run([sys.executable, "-m", "actionbench", "leaderboard", "render", str(out / "runs")],
+    render = subprocess.run([sys.executable, "-m", "actionbench", "leaderboard", "render", str(out / "runs"),
+                             "--probes-root", str(out / "probes")],
                             capture_output=True, text=True, env=env)
     assert render.returncode == 0, render.stderr
-    subset = subprocess.run([sys.executable, "-m", "actionbench", "leaderboard", "render", str(out / "subset-runs")],
+    subset = subprocess.run([sys.executable, "-m", "actionbench", "leaderboard", "render", str(out / "subset-runs"),
+                             "--probes-root", str(out / "probes")],
                             capture_output=True, text=True, env=env)
     assert subset.returncode != 0 and "a subset run (40 probes chosen by probe-id hash" in subset.stderr
     assert "unit_interval" not in subset.stderr and "actionbench.ids" not in subset.stderr

@@ -50,7 +50,7 @@ def test_recall_by_hand_with_several_correct_videos_per_text():
 def test_recall_at_5_and_10_and_exact_tie_credit():
     # One video, 12 texts; its correct text (index 0) scores 0.5.
     row = np.array([0.5] + [0.9] * 4 + [0.5] * 2 + [0.1] * 5)
-    r = retrieval_recall(row[None, :], [0], bootstrap_size=50)
+    r = retrieval_recall(row[None, :], [0], bootstrap_size=100)
     # 4 wrong texts above, 2 wrong tied: at K=5 one place is left for 3 tied texts -> 1/3.
     assert r["r1_v2t"] == 0.0 and r["r5_v2t"] == pytest.approx(100 / 3) and r["r10_v2t"] == 100.0
     # Text t0's correct videos are v1 and v2 (0.3); v0 (wrong) is above at 0.7 and v3, v4 (wrong) tie at 0.3:
@@ -58,40 +58,40 @@ def test_recall_at_5_and_10_and_exact_tie_credit():
     # Text t1 (videos v0, v3, v4) scores 0 everywhere: five tied, three correct -> at K=1, 1 - 2/5 = 3/5;
     # at K=2, 1 - C(2,2)/C(5,2) = 9/10.
     scores = np.array([[0.7, 0.0], [0.3, 0.0], [0.3, 0.0], [0.3, 0.0], [0.3, 0.0]])
-    r = retrieval_recall(scores, [1, 0, 0, 1, 1], ks=(1, 2), bootstrap_size=50)
+    r = retrieval_recall(scores, [1, 0, 0, 1, 1], ks=(1, 2), bootstrap_size=100)
     assert r["r1_t2v"] == pytest.approx(100 * (0.0 + 0.6) / 2)
     assert r["r2_t2v"] == pytest.approx(100 * (0.5 + 0.9) / 2)
     # Not every text needs a video: a category nobody shows is not a text-to-video query.
-    r = retrieval_recall(np.eye(3)[:2], [0, 1], bootstrap_size=50)
+    r = retrieval_recall(np.eye(3)[:2], [0, 1], bootstrap_size=100)
     assert r["texts_without_videos"] == 1 and r["r1_t2v"] == 100.0 and r["r1_v2t"] == 100.0
 
 
 def test_ties_need_scores_equal_within_float32_tolerance():
     near = np.array([[1.0, 1.0 + 1e-9]])  # equal in float32 -> a tie, half credit
-    assert retrieval_recall(near, [0], bootstrap_size=10)["r1_v2t"] == 50.0
+    assert retrieval_recall(near, [0], bootstrap_size=100)["r1_v2t"] == 50.0
     apart = np.array([[1.0, 1.001]])
-    assert retrieval_recall(apart, [0], bootstrap_size=10)["r1_v2t"] == 0.0
+    assert retrieval_recall(apart, [0], bootstrap_size=100)["r1_v2t"] == 0.0
 
 
 def test_the_originals_scoring_options_change_results_as_specified():
     model = np.array([[2.0, 0.0, -1.0], [0.0, 3.0, 0.0]])  # the model puts each video's text first
     backbone = np.array([[0.0, 8.0, 0.0], [0.0, 4.0, 0.0]])
     gt = [0, 1]
-    default = retrieval_recall(*retrieval_scores(model)[:1], gt, bootstrap_size=10)
+    default = retrieval_recall(*retrieval_scores(model)[:1], gt, bootstrap_size=100)
     assert default["r1_v2t"] == 100.0
     # Ensemble: softmax(model) + softmax(backbone) over texts: video 0's backbone mass on t1 outweighs.
     v2t, t2v = retrieval_scores(model, backbone, "ensemble_with_backbone")
     assert np.allclose(v2t.sum(1), 2.0) and np.allclose(t2v.sum(1), 2.0)
-    ens = retrieval_recall(v2t, gt, t2v, bootstrap_size=10)
+    ens = retrieval_recall(v2t, gt, t2v, bootstrap_size=100)
     assert ens["r1_v2t"] == 50.0
     # Two-step with the backbone's top 1: video 0 keeps only t1 (the backbone's pick), so t0 falls behind it.
     v2t, t2v = retrieval_scores(model, backbone, "two_step_independent", top_k=1)
-    two = retrieval_recall(v2t, gt, t2v, bootstrap_size=10)
+    two = retrieval_recall(v2t, gt, t2v, bootstrap_size=100)
     assert two["r1_v2t"] == 50.0
     assert two["r5_v2t"] == 100.0  # t0 is tied with t2 below the kept candidate: both within the top 5
     # With a first stage as deep as the candidate list, two-step ranks exactly as the model does.
     v2t, t2v = retrieval_scores(model, backbone, "two_step_independent", top_k=50)
-    assert retrieval_recall(v2t, gt, t2v, bootstrap_size=10)["r1_v2t"] == 100.0
+    assert retrieval_recall(v2t, gt, t2v, bootstrap_size=100)["r1_v2t"] == 100.0
     with pytest.raises(MetricsError, match="needs the backbone's scores"):
         retrieval_scores(model, None, "ensemble_with_backbone")
     with pytest.raises(MetricsError, match="unknown retrieval method 'best'"):
@@ -144,7 +144,7 @@ def test_nextqa_accuracy_per_type_on_a_hand_made_file(hand_made):
     cell = qa_cell(scored)
     assert cell["accuracy"] == 60.0 and cell["accuracy_temporal"] == 50.0 and "accuracy" in cell["ci95"]
     # The ATP-hard subset is applied by id.
-    hard = nextqa_accuracy(read_nextqa(path), preds, subset=["10_1", "11_0", "11_1"], bootstrap_size=50)
+    hard = nextqa_accuracy(read_nextqa(path), preds, subset=["10_1", "11_0", "11_1"], bootstrap_size=100)
     assert hard["overall"]["accuracy"] == pytest.approx(100 / 3)
     assert hard["groups"]["causal"]["accuracy"] == 0.0 and hard["groups"]["temporal"]["accuracy"] == 50.0
     assert "descriptive" not in hard["groups"]
@@ -161,7 +161,7 @@ def test_official_prediction_file_scoring_checks_answers(hand_made, tmp_path):
     pred_file.write_text(json.dumps({k: {"prediction": p, "answer": answers[k]} for k, p in preds.items()}))
     ids = tmp_path / "atp-hard.txt"
     ids.write_text("10_1\n11_0\n11_1\n")
-    out = score_nextqa_file(str(pred_file), str(path), subset_path=str(ids), bootstrap_size=50)
+    out = score_nextqa_file(str(pred_file), str(path), subset_path=str(ids), bootstrap_size=100)
     assert out["all"]["overall"]["accuracy"] == 60.0 and out["atp_hard"]["overall"]["n"] == 3
     wrong = dict(json.loads(pred_file.read_text()))
     wrong["12_3"]["answer"] = 0
@@ -192,22 +192,22 @@ def test_nextqa_accuracy_on_the_genuine_validation_file(shared_data):
         assert scored["groups"][name]["n"] == counts[name][1]
         assert scored["groups"][name]["accuracy"] == pytest.approx(100 * counts[name][0] / counts[name][1])
     assert [scored["groups"][g]["n"] for g in ("causal", "temporal", "descriptive")] == [2607, 1612, 777]
-    perfect = nextqa_accuracy(questions, {q.key: q.answer for q in questions}, bootstrap_size=50)
+    perfect = nextqa_accuracy(questions, {q.key: q.answer for q in questions}, bootstrap_size=100)
     assert perfect["overall"]["accuracy"] == 100.0 and perfect["overall"]["ci95"] == [100.0, 100.0]
 
 
 def test_retrieval_cell_records_the_scoring_option_and_choice_scores_split_ties(hand_made):
     model = np.array([[2.0, 0.0], [0.0, 3.0]])
-    cell = retrieval_cell(model, [0, 1], bootstrap_size=10)
+    cell = retrieval_cell(model, [0, 1], bootstrap_size=100)
     assert cell["method"] == "default" and cell["r1_v2t"] == 100.0 and "top_k" not in cell
     cell = retrieval_cell(model, [0, 1], backbone_logits=-model, method="two_step_independent", top_k=1,
-                          bootstrap_size=10)
+                          bootstrap_size=100)
     assert cell["method"] == "two_step_independent" and cell["top_k"] == 1 and cell["r1_v2t"] == 0.0
     assert choose_answer([0.1, 0.7, 0.7, 0.2, 0.0]) == (1, [1, 2])
     path, _ = hand_made
     questions = read_nextqa(path)
     scores = {q.key: [0.0] * 5 for q in questions}  # every choice tied: expected credit 1/5 each
-    assert nextqa_accuracy(questions, scores, bootstrap_size=10)["overall"]["accuracy"] == pytest.approx(20.0)
+    assert nextqa_accuracy(questions, scores, bootstrap_size=100)["overall"]["accuracy"] == pytest.approx(20.0)
     with pytest.raises(MetricsError, match=r"question 10_0: 4 choice scores for 5 choices"):
         nextqa_accuracy(questions, {q.key: [0.0] * 4 for q in questions})
 

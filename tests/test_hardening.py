@@ -135,7 +135,9 @@ def test_render_refuses_measured_entries_without_their_probe_sets_unless_unverif
 def test_the_readme_render_example_gives_the_probe_sets():
     readme = (REPO / "README.md").read_text()
     for line in readme.splitlines():
-        if line.startswith("actionbench leaderboard render submissions/"):
+        # Table 1 holds measured rows, which are verified against their probe sets; Table 2 holds only the paper's
+        # reported rows today (the runner does not run the downstream tasks yet), so it needs none.
+        if line.startswith("actionbench leaderboard render submissions/") and "--table 2" not in line:
             assert "--probes-root" in line or "--probes " in line, line
 
 
