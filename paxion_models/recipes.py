@@ -3,7 +3,7 @@
 Train the mini backbone on both train splits, then, per dataset as the paper does, a KP-Perceiver with VTC and one
 with VTC+DVDM on its frozen features (computed once and shared by every run), each scored on its own dataset's
 probes. The hyper-parameters differ from the paper's (REFERENCE.md §5) only in scale: a higher learning rate (2e-3)
-and 1,500 steps of 32 clips per patcher instead of one epoch over 160k clips.
+and 1,500 steps of 32 clips per patcher (1,000 for the smaller Ego4D-mini split) instead of one epoch over 160k clips.
 """
 
 from __future__ import annotations
