@@ -218,11 +218,6 @@ def sha256_file(path: str | Path, length: int | None = None) -> str:
     return h.hexdigest()[:length] if length else h.hexdigest()
 
 
-def malformed_json(path: str | Path, e: json.JSONDecodeError, lineno: int | None = None) -> str:
-    """'file:line:column: malformed JSON (reason)' for a parse error (`lineno`: the line of a JSON Lines record)."""
-    return f"{path}:{lineno if lineno is not None else e.lineno}:{e.colno}: malformed JSON ({e.msg})"
-
-
 def read_json(path: str | Path, error: type[Exception] = InputError) -> Any:
     """Parse a JSON file strictly (see the module doc); a missing, non-UTF-8 or malformed file raises
     `error("file[:line:column]: ...")`, one line."""

@@ -13,7 +13,6 @@ open_clip model-config JSON file (registered under its file stem).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from actionbench.files import malformed_json, sha256_file
+from actionbench.files import read_json, sha256_file
 from actionbench.models.protocol import ModelError, ModelSpec, Preprocess, VideoTextModel
 
 
@@ -68,9 +67,9 @@ class ClipFrameMean(VideoTextModel):
             if not config.is_file():
                 raise ModelError(f"clip: model config {config} not found")
             try:
-                json.loads(config.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as e:
-                raise ModelError(f"clip: model config {malformed_json(config, e)}") from None
+                read_json(config, ModelError)  # strict JSON: file:line:column of a syntax error
+            except ModelError as e:
+                raise ModelError(f"clip: model config {e}") from None
             open_clip.add_model_config(config)
             arch_name = config.stem
             config_hash = sha256_file(config)[:16]
