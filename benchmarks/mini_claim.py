@@ -20,9 +20,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's packages
 
+from actionbench.tasks import PROBE_TASKS as TASKS  # noqa: E402
 from paxion_models.recipes import RECIPES, run_mini_claim  # noqa: E402
-
-TASKS = ("action_antonym", "video_reversal", "object_replacement")
 
 
 def _figure(cell: dict | None) -> str:

@@ -23,6 +23,7 @@ from actionbench.files import read_json
 from actionbench.ids import seeded_rng
 from actionbench.models import Preprocess
 from actionbench.probes.schema import ProbeSet
+from actionbench.tasks import AA
 from actionbench.video import FrameSpec, VideoError, read_frames, resolve_video, to_model_input
 
 
@@ -59,7 +60,7 @@ def load_training_set(sources: list[tuple[str | Path, str | Path]], require_vide
         ps = ProbeSet.load(probes_dir)
         antonym: dict[str, str] = {}
         for p in sorted(ps.probes, key=lambda p: p.probe_id):
-            if p.task == "action_antonym" and p.foil_text:
+            if p.task == AA and p.foil_text:
                 antonym.setdefault(p.clip_id, p.foil_text)
         for clip in ps.clips:
             if clip.clip_id not in antonym:

@@ -177,9 +177,11 @@ def check_claims(runs: dict[str, dict], predictions: dict[str, object], seed: in
     keyed by model name (`mini`, `blind:mini`, ..., `kp-perceiver-vtc-mini`, `kp-perceiver-vtc-dvdm-mini`, and its
     controls)."""
     from actionbench.metrics import paired_bootstrap
+    from actionbench.tasks import AA as aa
+    from actionbench.tasks import OR as orr
+    from actionbench.tasks import VR as vr
 
     claims = []
-    aa, vr, orr = "action_antonym", "video_reversal", "object_replacement"
     bound = f"inside [{CONTROL_BOUND[0]:.0f}, {CONTROL_BOUND[1]:.0f}]"
     base = runs["mini"]
     claims.append(Claim("mini backbone: VR reported temporally blind", bool(_cell(base, vr).get("temporally_blind")),
