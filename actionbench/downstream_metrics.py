@@ -31,7 +31,7 @@ from actionbench.datasets.downstream_set import DATASETS, DownstreamSet
 from actionbench.datasets.nextqa import GROUP_NAMES, TYPE_GROUPS, Question
 from actionbench.metrics import TIE_RTOL, MetricsError, cluster_bootstrap_interval
 
-RETRIEVAL_METHODS = ("default", "ensemble_with_backbone", "two_step_independent")
+RETRIEVAL_METHODS = tasks.RETRIEVAL_METHODS
 RECALL_AT = (1, 5, 10)
 TWO_STEP_TOP_K = 50  # the original's first-stage depth
 RETRIEVAL_METRICS = tuple(f"r{k}_{d}" for d in ("v2t", "t2v") for k in RECALL_AT) + ("mean_recall",)
@@ -300,12 +300,14 @@ def nextqa_accuracy(
 
 
 def qa_cell(scored: dict[str, Any]) -> dict[str, Any]:
-    """A `multiple_choice_qa` result cell (the metric names of DOWNSTREAM_TASKS) from nextqa_accuracy."""
+    """A `multiple_choice_qa` result cell (the metric names of DOWNSTREAM_TASKS, and `types`: n, accuracy and
+    interval per question type) from nextqa_accuracy."""
     cell: dict[str, Any] = {"accuracy": scored["overall"]["accuracy"], "n": scored["overall"]["n"],
                             "ci95": {"accuracy": scored["overall"]["ci95"]}}
     for name, g in scored["groups"].items():
         cell[f"accuracy_{name}"] = g["accuracy"]
         cell["ci95"][f"accuracy_{name}"] = g["ci95"]
+    cell["types"] = {t: dict(block) for t, block in scored["types"].items()}
     return cell
 
 
@@ -404,4 +406,4 @@ def score_qa_set(
         rows.append({"item_id": q.key, "type": q.type, "answer": q.answer,
                      "scores": [float(np.float32(s)) for s in choice_scores[q.key]], "prediction": chosen,
                      "credit": (q.answer in tied) / len(tied)})
-    return qa_cell(scored), rows
+    return {**qa_cell(scored), "method": "default"}, rows
