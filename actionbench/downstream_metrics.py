@@ -407,3 +407,37 @@ def score_qa_set(
                      "scores": [float(np.float32(s)) for s in choice_scores[q.key]], "prediction": chosen,
                      "credit": (q.answer in tied) / len(tied)})
     return {**qa_cell(scored), "method": "default"}, rows
+
+
+# ------------------------------------------------------------------------------------- from a bundle's rows
+
+
+def qa_cell_from_rows(rows: Sequence[dict[str, Any]], *, key: Any, bootstrap_seed: int = 0,
+                      bootstrap_size: int = 1000) -> dict[str, Any]:
+    """A multiple-choice cell recomputed from its prediction rows (item id `<video>_<qid>`, type, answer and the
+    recorded choice scores), as `score_qa_set` computed it."""
+    questions, scores = [], {}
+    for r in rows:
+        video, _, qid = str(r["item_id"]).rpartition("_")
+        q = Question(video=video, qid=qid, question="", choices=tuple(str(i) for i in range(len(r["scores"]))),
+                     answer=int(r["answer"]), type=r["type"])
+        if q.type not in TYPE_GROUPS:
+            raise MetricsError(f"question {r['item_id']}: unknown type {r['type']!r}")
+        questions.append(q)
+        scores[q.key] = r["scores"]
+    scored = nextqa_accuracy(questions, scores, bootstrap_seed=bootstrap_seed, bootstrap_size=bootstrap_size, key=key)
+    return {**qa_cell(scored), "method": "default"}
+
+
+def retrieval_cell_from_rows(rows: Sequence[dict[str, Any]], *, n_texts: int, method: str, key: Any,
+                             top_k: int | None = None, bootstrap_seed: int = 0,
+                             bootstrap_size: int = 1000) -> dict[str, Any]:
+    """A retrieval cell recomputed from its prediction rows, as `score_retrieval_set` computed it (`n_texts`,
+    `method` and `top_k` are what the rows cannot tell)."""
+    cell = recall_from_rows(rows, bootstrap_seed=bootstrap_seed, bootstrap_size=bootstrap_size, key=key)
+    n_t2v = sum(r["direction"] == "t2v" for r in rows)
+    cell.update({"n_videos": sum(r["direction"] == "v2t" for r in rows), "n_texts": n_texts,
+                 "texts_without_videos": n_texts - n_t2v, "method": method})
+    if top_k is not None:
+        cell["top_k"] = top_k
+    return cell

@@ -57,7 +57,11 @@ class Scorer:
         return self.matrix([sp.units[c.clip_id].forward_key for c in ds.clips], list(ds.texts))
 
     def choice_scores(self, sp: SetPlan, ds: DownstreamSet) -> dict[str, list[float]]:
-        """Each question's choice logits, keyed by item id; a clip's questions share one similarity call."""
+        """Each question's choice logits, keyed by item id; a dual encoder's similarity is called for
+        SIMILARITY_CHUNK clips at once, a cross-encoder's pair scores (each clip with its own texts) are looked up."""
+        if self.kind == "cross":
+            return {item["item_id"]: [float(self.entries[pair_key(sp.units[item["clip_id"]].forward_key, t)])
+                                      for t in item["texts"]] for item in ds.items}
         by_clip: dict[str, list[dict[str, Any]]] = {}
         for item in ds.items:
             by_clip.setdefault(item["clip_id"], []).append(item)
