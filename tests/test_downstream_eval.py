@@ -288,3 +288,21 @@ def test_an_edited_downstream_set_is_refused(sets, tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "edited: its files do not match manifest set_id" in proc.stderr
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_score_downstream_sets_exactly_as_one(sets, tmp_path):
+    import shutil
+
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
+    args = ["eval", "--model", f"clip:{sets['config']}", "--probes", str(sets["label"]), "--probes", str(sets["qa"]),
+            "--videos", str(sets["videos"]), "--workers", "0", "--bootstrap-size", "200", "--no-cache"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one = subprocess.run([sys.executable, "-m", "actionbench", *args, "--out", str(tmp_path / "one")], env=env,
+                         capture_output=True, text=True)
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = subprocess.run([torchrun, "--standalone", "--nproc-per-node", "2", "-m", "actionbench", *args, "--out",
+                          str(tmp_path / "two")], env=env, capture_output=True, text=True)
+    assert two.returncode == 0, two.stderr[-3000:]
+    (r1, p1), (r2, p2) = read_bundle(tmp_path / "one"), read_bundle(tmp_path / "two")
+    assert p1 == p2 and r1["downstream"] == r2["downstream"] and r2["run"]["world_size"] == 2

@@ -22,9 +22,9 @@ from typing import Any
 
 from actionbench import bundle, metrics
 from actionbench.cache import EmbeddingCache, default_cache_dir
+from actionbench.datasets.downstream_set import DownstreamSet
 from actionbench.errors import InputError, one_line
 from actionbench.jsonspec import to_json
-from actionbench.datasets.downstream_set import DownstreamSet
 from actionbench.models.protocol import ModelProfile, check_model
 from actionbench.models.registry import create_model
 from actionbench.probes.schema import ProbeSet
