@@ -441,3 +441,25 @@ def retrieval_cell_from_rows(rows: Sequence[dict[str, Any]], *, n_texts: int, me
     if top_k is not None:
         cell["top_k"] = top_k
     return cell
+
+
+COMPARED_METRICS = {"retrieval": ("r1_v2t", "r5_v2t", "r1_t2v", "r5_t2v"), "multiple_choice": ("accuracy",)}
+
+
+def paired_rows(rows: Sequence[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
+    """One downstream cell's per-query credits for `metric` in the shape `metrics.paired_bootstrap` compares:
+    `probe_id` = the query (retrieval: direction and query; questions: `<video>_<qid>`), `decision` = its credit
+    (a retrieval query's expected hit at K, ties included; a question's credit), `source_video` = its cluster (the
+    query itself; a question's video), as the cell's intervals cluster them."""
+    if metric == "accuracy" or metric.startswith("accuracy_"):
+        group = None if metric == "accuracy" else metric.removeprefix("accuracy_")
+        return [{"probe_id": r["item_id"], "decision": float(r["credit"]),
+                 "source_video": str(r["item_id"]).rpartition("_")[0]}
+                for r in rows if group is None or GROUP_NAMES.get(TYPE_GROUPS.get(r["type"], "")) == group]
+    head, _, direction = metric.partition("_")
+    if not (head.startswith("r") and head[1:].isdigit() and direction in ("v2t", "t2v")):
+        raise MetricsError(f"unknown downstream metric {metric!r}")
+    k = int(head[1:])
+    return [{"probe_id": f"{direction}:{r['query']}", "decision": hit_credit(r["above"], r["tied_wrong"],
+                                                                             r["tied_right"], k),
+             "source_video": f"{direction}:{r['query']}"} for r in rows if r["direction"] == direction]

@@ -244,6 +244,20 @@ def test_ensemble_and_two_step_are_recorded_and_use_the_backbones_logits(sets, t
         run(sets, ["label"], model=model, out=tmp_path / "two_step_independent")
 
 
+def test_two_downstream_bundles_are_compared_paired_per_metric(sets, tmp_path):
+    from actionbench.leaderboard import compare_entries, load_entry
+
+    a, _ = run(sets, ["label", "qa"], out=tmp_path / "a")
+    b, _ = run(sets, ["label", "qa"], model_args={"seed": 1}, out=tmp_path / "b")
+    comparisons = compare_entries(load_entry(tmp_path / "a"), load_entry(tmp_path / "b"), size=200)
+    assert [(c.dataset, c.metric) for c in comparisons] == [("nextqa", "accuracy")] + [
+        ("ssv2_label", m) for m in ("r1_v2t", "r5_v2t", "r1_t2v", "r5_t2v")]
+    for c in comparisons:  # over the same queries / questions, so the difference is the cells' difference
+        mine, theirs = a["downstream"][c.dataset][c.task], b["downstream"][c.dataset][c.task]
+        assert c.accuracy_a == pytest.approx(mine[c.metric]) and c.accuracy_b == pytest.approx(theirs[c.metric])
+        assert c.diff == pytest.approx(mine[c.metric] - theirs[c.metric]) and c.n == (44 if c.task != "video_text_retrieval" else 22)
+
+
 def test_scoring_options_and_model_kinds_are_checked_with_one_line(sets, tmp_path):
     model = f"clip:{sets['config']}"
     with pytest.raises(InputError, match="needs a second model: --backbone MODEL"):
