@@ -126,6 +126,12 @@ def test_every_downstream_task_runs_through_eval_decodes_once_and_validates(sets
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_doctor_checks_a_downstream_sets_videos(sets):
+    import actionbench.cli.probes  # noqa: F401  (registers doctor)
+
+    assert "all 22 videos decode" in cli("doctor", "--probes", sets["qa"], "--videos", sets["videos"])
+
+
 def test_a_run_mixes_probe_sets_and_downstream_sets(sets, tmp_path):
     probes, videos = make_suite(tmp_path / "suite", n_clips=4)
     results, frame = evaluate(f"clip:{sets['config']}", [probes, sets["label"]], [videos, sets["videos"]],
