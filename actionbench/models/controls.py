@@ -6,6 +6,8 @@
 
 A control of a dual encoder names its wrapped model as `text_model`: its text embeddings are that model's, so
 the runner reads and keeps them in that model's cache namespace (results unchanged, texts encoded once).
+`blind:` is order-invariant by construction (`order_invariant_by_construction`): the runner does not check it on
+clips (the check could only pass).
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class _Control:
             "first-frame",
             "last-frame",
         )
+        if mode == "blind":  # one grey video whatever the clip: reversing it changes nothing, no need to check
+            self.order_invariant_by_construction = True
         if callable(getattr(inner, "score_probes", None)):
             self.score_probes = inner.score_probes  # chance stays chance under any control
         if getattr(inner, "details", None):

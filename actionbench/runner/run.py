@@ -282,6 +282,9 @@ def _encode(model: Any, profile: ModelProfile, plan: Plan, rt: Any, spec: FrameS
     order_check = "not declared"
     if scoring.declared and not scoring.by_probe and not plan.items:
         order_check = "not needed (no probes)"  # only Video Reversal asks whether frame order matters
+    elif scoring.declared and not scoring.by_probe and getattr(model, "order_invariant_by_construction", False):
+        scoring.blind = True  # blind: shows one grey video whatever the clip: the check on clips could only pass
+        order_check = "by construction"
     elif scoring.declared and not scoring.by_probe:
         note = check_order_invariance(model, scoring.kind, plan, spec, rt, store)
         scoring.blind = bool(note["passed"]) or not any(u.error is None for u in plan.units.values())
