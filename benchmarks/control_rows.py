@@ -30,7 +30,6 @@ from actionbench import demo
 from actionbench.models.registry import create_model
 from actionbench.runner import evaluate
 
-
 SHORTCUTS = ("text_model", "order_invariant_by_construction")
 
 
