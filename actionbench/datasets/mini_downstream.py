@@ -121,3 +121,32 @@ def write_mini_downstream(mini_root: str | Path, out: str | Path) -> dict[str, i
                  f"from {Path(mini_root).name}/ssv2: SSv2-label / SSv2-template retrieval and a five-way question "
                  f"set (TC: needs the frame order; DO: one frame suffices). Videos: ssv2/videos/, {FPS} fps.\n")
     return counts
+
+
+# (dataset, split) -> the file `write_mini_downstream` writes for it
+MINI_SETS = {
+    ("ssv2_label", "train"): "ssv2_ret_label_train.json", ("ssv2_label", "val"): "ssv2_ret_label_val_small.json",
+    ("ssv2_template", "train"): "ssv2_ret_template_train.json",
+    ("ssv2_template", "val"): "ssv2_ret_template_val_small.json",
+    ("nextqa", "train"): "nextqa/train.csv", ("nextqa", "val"): "nextqa/val.csv",
+}
+
+
+def build_mini_downstream_sets(mini_root: str | Path, out: str | Path) -> dict[str, tuple[Path, Path]]:
+    """The mini downstream files (under `out/files`) and their downstream sets (under `out/<dataset>-<split>`,
+    built once): {"ssv2_label-val" | ... | "nextqa-train": (set folder, videos root)}. The question set's videos
+    are the mini clips themselves (`<clip id>.webm`)."""
+    from actionbench.datasets.downstream_set import build
+
+    out = Path(out)
+    videos = Path(mini_root) / "ssv2" / "videos"
+    if not all((out / "files" / f).is_file() for f in MINI_SETS.values()):
+        write_mini_downstream(mini_root, out / "files")
+    sets = {}
+    for (dataset, split), name in MINI_SETS.items():
+        folder = out / f"{dataset}-{split}"
+        if not (folder / "manifest.json").is_file():
+            build(dataset, out / "files" / name, split=split, video_ext=".webm" if dataset == "nextqa" else None,
+                  ).save(folder)  # fmt: skip
+        sets[f"{dataset}-{split}"] = (folder, videos)
+    return sets
