@@ -26,6 +26,8 @@ DEMO_SETS = ("ssv2-val", "ego4d-val")  # a Table-1 row needs both datasets
 CLIP_SUBSET = 160  # random-init ViT-B-32 on CPU: a deterministic subset keeps the demo within minutes
 RUNS, SUBSET_RUNS = "runs", "subset-runs"
 LEADERBOARD_FILES = ("leaderboard.md", "leaderboard.html")
+DOWNSTREAM_FILE = "downstream.md"
+DOWNSTREAM_EVAL_SETS = ("ssv2_label-val", "ssv2_template-val", "nextqa-val")
 
 
 def _paxion_stages():
@@ -94,6 +96,86 @@ def mini_probe_sets(data: Path, out: Path) -> dict[str, tuple[Path, Path]]:
     return sets
 
 
+def build_mini_downstream(out: Path, console: Console) -> dict[str, tuple[Path, Path]]:
+    """The mini downstream files and sets (SSv2-label / -template retrieval, the question set) from the mini
+    benchmark under `out/mini`; returns {"ssv2_label-train" | ... | "nextqa-val": (set folder, videos root)}."""
+    from actionbench.datasets.downstream_set import DownstreamSet
+    from actionbench.datasets.mini_downstream import build_mini_downstream_sets
+
+    dsets = build_mini_downstream_sets(out / "mini", out / "downstream")
+    console.print("mini downstream sets: " + ", ".join(
+        f"{name} {DownstreamSet.load(folder).manifest.counts['items']}" for name, (folder, _) in dsets.items()),
+        highlight=False)  # fmt: skip
+    return dsets
+
+
+class DownstreamDemo:
+    """What the demo hands a training plug-in for the downstream tasks: the mini downstream sets, and `evaluate`,
+    which scores (row label, model, model args) on the validation sets and keeps each row's result cells for the
+    demo's downstream table. The plug-in records its stage's time in `seconds`."""
+
+    def __init__(self, sets: dict[str, tuple[Path, Path]], out: Path, console: Console) -> None:
+        self.sets, self.out, self.console = sets, out, console
+        self.rows: list[tuple[str, dict[str, dict[str, Any]]]] = []
+        self.seconds: float | None = None
+
+    def evaluate(self, rows: list[tuple[str, str, dict[str, Any]]]) -> None:
+        for label, model, args in rows:
+            cells = {}
+            for name in DOWNSTREAM_EVAL_SETS:
+                folder, videos = self.sets[name]
+                cell, _ = score_downstream(model, args, folder, videos)
+                cells[name.rsplit("-", 1)[0]] = cell
+            self.rows.append((label, cells))
+
+    def write(self, files: list[Path]) -> Path:
+        """Print the downstream table, write it to `downstream.md` and append it to the Markdown leaderboard."""
+        from actionbench.tables import downstream_table, to_markdown
+
+        table = downstream_table(self.rows, title="Mini downstream tasks (SSv2-label-mini / -template-mini retrieval, "
+                                 "the mini question set; %, 95% interval)")  # fmt: skip
+        print_table(self.console, table)
+        text = to_markdown(table)
+        path = self.out / DOWNSTREAM_FILE
+        path.write_text(text, encoding="utf-8")
+        for f in files:
+            if f.suffix == ".md":
+                f.write_text(f.read_text(encoding="utf-8") + "\n" + text, encoding="utf-8")
+        return path
+
+
+def score_downstream(model_name: str, model_args: dict[str, Any], set_folder: Path, videos: Path,
+                     bootstrap_size: int = 1000) -> tuple[dict[str, Any], list[dict[str, Any]]]:  # fmt: skip
+    """A model's result cell and prediction rows on a downstream set, from its logits computed here (every clip
+    once, every text once; a question's five texts against its clip)."""
+    import torch
+
+    from actionbench.datasets.downstream_set import DownstreamSet
+    from actionbench.downstream_metrics import score_qa_set, score_retrieval_set
+    from actionbench.models import create_model
+    from actionbench.video import FrameSpec, read_frames, resolve_video, to_model_input
+
+    model = create_model(model_name, model_args)
+    ds = DownstreamSet.load(set_folder)
+    pre, spec = model.preprocess, FrameSpec(num_frames=8)
+    with torch.no_grad():
+        vecs = []
+        for i in range(0, len(ds.clips), 64):
+            frames = []
+            for c in ds.clips[i : i + 64]:
+                f, _ = read_frames(resolve_video(videos, c.video), spec, c.start, c.end)
+                frames.append(to_model_input(f, pre.size, pre.mean, pre.std))
+            vecs.append(model.encode_videos(torch.stack(frames)))
+        video = torch.cat(vecs)
+        if ds.manifest.kind == "retrieval":
+            logits = model.similarity(video, model.encode_texts(ds.texts)) * getattr(model, "logit_scale", 1.0)
+            return score_retrieval_set(ds, logits.numpy(), bootstrap_size=bootstrap_size)
+        row = {c.clip_id: i for i, c in enumerate(ds.clips)}
+        scores = {it["item_id"]: model.similarity(video[row[it["clip_id"]]][None], model.encode_texts(it["texts"]))[0].tolist()
+                  for it in ds.items}  # fmt: skip
+        return score_qa_set(ds, scores, bootstrap_size=bootstrap_size)
+
+
 def run_folder(model: str) -> str:
     """A run folder's name for a model name: no colons (they break paths on some systems)."""
     return model.replace(":", "-").replace("/", "-").lower()
@@ -156,6 +238,7 @@ def run_demo(out: Path, *, seed: int = 0, size: str = "default", console: Consol
     clock = StageClock(console)
     with clock.stage("Mini benchmark and its probe sets"):
         sets = build_mini_probes(out, seed, size, console)
+        downstream = DownstreamDemo(build_mini_downstream(out, console), out, console)
 
     with clock.stage("Built-in models and controls"):
         rows = builtin_rows()
@@ -169,15 +252,22 @@ def run_demo(out: Path, *, seed: int = 0, size: str = "default", console: Consol
         console.print("paxion_models is not installed: skipping the training stages")
     else:
         with clock.stage("Paxion: mini backbone and Knowledge Patchers (train, then evaluate)"):
-            full += stages(out=out, sets=sets, seed=seed, console=console, evaluate_rows=evaluate_rows)
+            full += stages(out=out, sets=sets, seed=seed, console=console, evaluate_rows=evaluate_rows,
+                           downstream=downstream)
 
     with clock.stage("Leaderboard of the demo's complete runs"):
         files = write_leaderboard(full, out, console, [folder for folder, _ in sets.values()])
+        if downstream.rows:
+            files.append(downstream.write(files))
+    if downstream.seconds is not None:
+        console.print(f"(of the Paxion stage, the downstream models took {downstream.seconds:.0f} s: training and "
+                      "evaluation)", highlight=False)
     console.print(f"stage times: {clock.summary()}", highlight=False)
     for path in files:
         console.print(f"wrote {path.resolve()}", highlight=False, soft_wrap=True)
     console.print(f"(check the runs behind it: actionbench leaderboard validate {out / RUNS} --probes-root "
                   f"{out / 'probes'})", highlight=False, soft_wrap=True)
-    console.print(f"open the page in a browser: python -m webbrowser {files[-1].resolve().as_uri()}",
+    page = next(f for f in files if f.suffix == ".html")
+    console.print(f"open the page in a browser: python -m webbrowser {page.resolve().as_uri()}",
                   highlight=False, soft_wrap=True)
     return files

@@ -28,14 +28,13 @@ QUESTIONS = ("nextqa",)
 class DownstreamHead:
     variant: str  # the head variant train_head builds
     needs_patcher: bool  # a trained patcher must be given (fusers)
-    entry: str  # the registry entry prefix that scores its checkpoints
 
 
 HEADS: dict[str, DownstreamHead] = {
-    "kp-perceiver-ft": DownstreamHead("perceiver", False, "kp-perceiver-vtc"),
-    "kp-transformer-ft": DownstreamHead("transformer", False, "kp-transformer-vtc"),
-    "side-tuning": DownstreamHead("side-tuning", True, "sidetuning"),
-    "patch-and-fuse": DownstreamHead("xattn", True, "paxion"),
+    "kp-perceiver-ft": DownstreamHead("perceiver", False),
+    "kp-transformer-ft": DownstreamHead("transformer", False),
+    "side-tuning": DownstreamHead("side-tuning", True),
+    "patch-and-fuse": DownstreamHead("xattn", True),
 }
 
 
@@ -118,34 +117,3 @@ def query_credits(rows: list[dict], direction: str, k: int = 1) -> list[dict]:
              "decision": hit_credit(r["above"], r["tied_wrong"], r["tied_right"], k)}
             for r in rows if r["direction"] == direction]  # fmt: skip
 
-
-def score_downstream(model_name: str, model_args: dict, set_folder: str | Path, videos: str | Path,
-                     bootstrap_size: int = 1000) -> tuple[dict, list[dict]]:  # fmt: skip
-    """A model's result cell and prediction rows on a downstream set, from its logits computed here (every clip
-    once, every text once; a question's five texts against its clip)."""
-    import torch
-
-    from actionbench.datasets.downstream_set import DownstreamSet
-    from actionbench.downstream_metrics import score_qa_set, score_retrieval_set
-    from actionbench.models import create_model
-    from actionbench.video import FrameSpec, read_frames, resolve_video, to_model_input
-
-    model = create_model(model_name, model_args)
-    ds = DownstreamSet.load(set_folder)
-    pre, spec = model.preprocess, FrameSpec(num_frames=8)
-    with torch.no_grad():
-        vecs = []
-        for i in range(0, len(ds.clips), 64):
-            frames = []
-            for c in ds.clips[i : i + 64]:
-                f, _ = read_frames(resolve_video(videos, c.video), spec, c.start, c.end)
-                frames.append(to_model_input(f, pre.size, pre.mean, pre.std))
-            vecs.append(model.encode_videos(torch.stack(frames)))
-        video = torch.cat(vecs)
-        if ds.manifest.kind == "retrieval":
-            logits = model.similarity(video, model.encode_texts(ds.texts)) * getattr(model, "logit_scale", 1.0)
-            return score_retrieval_set(ds, logits.numpy(), bootstrap_size=bootstrap_size)
-        row = {c.clip_id: i for i, c in enumerate(ds.clips)}
-        scores = {it["item_id"]: model.similarity(video[row[it["clip_id"]]][None], model.encode_texts(it["texts"]))[0].tolist()
-                  for it in ds.items}  # fmt: skip
-        return score_qa_set(ds, scores, bootstrap_size=bootstrap_size)
