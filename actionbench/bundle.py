@@ -17,7 +17,8 @@ from actionbench.errors import InputError, one_line
 from actionbench.files import atomic_write, read_jsonl
 from actionbench.jsonspec import ABSENT_WHEN_NONE, OneOf, spec_of
 from actionbench.metrics import MetricsError, check_bootstrap_size
-from actionbench.tasks import PROBE_TASKS
+from actionbench.tasks import DOWNSTREAM_TASKS, PROBE_TASKS, RETRIEVAL_METHODS
+from actionbench.tasks import get as get_task
 
 SCHEMA_VERSION = "1.0"
 RESULTS_FILE = "results.json"
@@ -114,6 +115,69 @@ class Subset:
 
 
 @dataclass
+class DownstreamSetRef:
+    """A downstream set (`build-downstream`) the run scored: its id is recomputed from its files on load."""
+
+    set_id: str
+    dataset: str
+    task: str
+    kind: Literal["retrieval", "multiple_choice"]
+    split: str
+    videos_root: str | None
+    n_items: int  # retrieval: videos; multiple choice: questions
+
+
+@dataclass
+class TypeResult:
+    """Multiple-choice accuracy on one question type (NExT-QA: CW, CH, TN, TC, TP, DC, DL, DO)."""
+
+    n: int
+    accuracy: float
+    ci95: list[float]
+
+
+@dataclass
+class DownstreamResult:
+    """One downstream dataset x task cell: the metrics of its task (as a paper's Table 2 prints them) with a 95%
+    interval per metric, its counts and its scoring option. Retrieval cells hold the recall fields, multiple-choice
+    cells the accuracy fields; `leaderboard validate` recomputes every number from the prediction rows."""
+
+    method: Annotated[str, OneOf(*RETRIEVAL_METHODS)]
+    ci95: dict[str, list[float]]  # metric -> [low, high] (%)
+    missing: int  # items (videos or questions) not scored because their video is missing or unreadable
+    # retrieval (R@K in %, both ways, and their mean)
+    r1_v2t: float | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    r5_v2t: float | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    r10_v2t: float | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    r1_t2v: float | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    r5_t2v: float | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    r10_t2v: float | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    mean_recall: float | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    n_videos: int | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    n_texts: int | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    texts_without_videos: int | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    top_k: int | None = field(default=None, metadata=ABSENT_WHEN_NONE)  # two_step_independent's first-stage depth
+    # multiple choice (accuracy in %, overall and per group present in the set, and per question type)
+    n: int | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    accuracy: float | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    accuracy_causal: float | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    accuracy_temporal: float | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    accuracy_descriptive: float | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    types: dict[str, TypeResult] | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+
+
+@dataclass
+class BackboneInfo:
+    """The second model of an `ensemble_with_backbone` / `two_step_independent` run."""
+
+    name: str
+    args: dict
+    weights_hash: str | None
+    kind: str
+    logit_scale: float | None
+
+
+@dataclass
 class Results:
     """`results.json`: everything a leaderboard row needs, and how the run went (`run`, not part of the scores)."""
 
@@ -141,6 +205,11 @@ class Results:
     run: dict | None = field(default=None, metadata=ABSENT_WHEN_NONE)
     # dataset -> relation -> AA accuracy (recomputed by `leaderboard validate`; absent in older bundles)
     relations: dict[str, dict[str, RelationResult]] | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    # Downstream sets (the paper's Table 2) scored in this run, their cells (dataset -> task -> cell), and the backbone
+    # of a non-default retrieval method (absent in bundles of probe sets alone)
+    downstream_sets: list[DownstreamSetRef] | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    downstream: dict[str, dict[str, DownstreamResult]] | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    backbone: BackboneInfo | None = field(default=None, metadata=ABSENT_WHEN_NONE)
 
 
 @dataclass
@@ -160,8 +229,73 @@ class Prediction:
     relation: str | None = field(default=None, metadata=ABSENT_WHEN_NONE)  # AA: what the foil contrasts
 
 
+@dataclass
+class DownstreamPrediction:
+    """One downstream row of `predictions.jsonl` (what `downstream_metrics.score_*_set` returns, with its dataset
+    and task). Retrieval: one row per query (`direction` v2t: a video, `query` its item id; t2v: a text with a
+    correct video, `query` the text) with where its best correct candidate ranks. Multiple choice: one row per
+    question with its choice scores, the chosen index and the credit (tied best choices share it)."""
+
+    dataset: str
+    task: Annotated[str, OneOf(*DOWNSTREAM_TASKS)]
+    direction: Annotated[str, OneOf("v2t", "t2v")] | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    query: str | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    above: int | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    tied_wrong: int | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    tied_right: int | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    item_id: str | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    type: str | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    answer: int | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    scores: list[float] | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    prediction: int | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+    credit: float | None = field(default=None, metadata=ABSENT_WHEN_NONE)
+
+
 RESULTS_SCHEMA = spec_of(Results)
 PREDICTION_SCHEMA = spec_of(Prediction)
+DOWNSTREAM_PREDICTION_SCHEMA = spec_of(DownstreamPrediction)
+RETRIEVAL_ROW_FIELDS = ("direction", "query", "above", "tied_wrong", "tied_right")
+CHOICE_ROW_FIELDS = ("item_id", "type", "answer", "scores", "prediction", "credit")
+RETRIEVAL_CELL_FIELDS = ("r1_v2t", "r5_v2t", "r10_v2t", "r1_t2v", "r5_t2v", "r10_t2v", "mean_recall", "n_videos",
+                         "n_texts", "texts_without_videos")
+CHOICE_CELL_FIELDS = ("n", "accuracy", "types")
+
+
+def is_probe_row(row: dict[str, Any]) -> bool:
+    """A probe row (`probe_id`) rather than a downstream row."""
+    return "probe_id" in row
+
+
+def probe_rows(predictions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in predictions if is_probe_row(r)]
+
+
+def downstream_rows(predictions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in predictions if not is_probe_row(r)]
+
+
+def row_key(row: dict[str, Any]) -> tuple[str, ...]:
+    """What identifies a row within a bundle: its probe id; a downstream row's dataset, direction and query (or
+    question id)."""
+    if is_probe_row(row):
+        return (row["probe_id"],)
+    if row.get("direction") is not None:
+        return (row["dataset"], row["direction"], row["query"])
+    return (row["dataset"], row.get("item_id") or "")
+
+
+def _task_kind(task: str) -> str:
+    return get_task(task).kind
+
+
+def downstream_cell(cell: DownstreamResult | dict[str, Any], task: str) -> DownstreamResult:
+    """A downstream cell (as `downstream_metrics.score_*_set` gives it) as a typed record."""
+    if isinstance(cell, DownstreamResult):
+        return cell
+    d = dict(cell)
+    if "types" in d and d["types"] is not None:
+        d["types"] = {t: TypeResult(**c) for t, c in d["types"].items()}
+    return DownstreamResult(**{"method": "default", **d})
 
 
 def task_cells(cells: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, TaskResult]]:
@@ -183,6 +317,17 @@ def check_results(results: dict[str, Any], file: str | Path = RESULTS_FILE) -> N
         check_bootstrap_size(results["bootstrap"]["size"])
     except MetricsError as e:
         raise BundleError(f"{file}: bootstrap.size: {e}") from None
+    for dataset, tasks in (results.get("downstream") or {}).items():
+        for task, cell in tasks.items():
+            where = f"{file}: downstream.{one_line(dataset)}.{one_line(task)}"
+            if task not in DOWNSTREAM_TASKS:
+                raise BundleError(f"{file}: downstream.{one_line(dataset)}: unknown task {one_line(task)!r}")
+            need = RETRIEVAL_CELL_FIELDS if _task_kind(task) == "retrieval" else CHOICE_CELL_FIELDS
+            absent = [k for k in need if cell.get(k) is None]
+            if absent:
+                raise BundleError(f"{where}.{absent[0]}: missing")
+            if cell["missing"] < 0:
+                raise BundleError(f"{where}: missing must not be negative")
     for dataset, tasks in results["results"].items():
         for task, cell in tasks.items():
             where = f"{file}: results.{one_line(dataset)}.{task}"
@@ -198,10 +343,12 @@ def check_results(results: dict[str, Any], file: str | Path = RESULTS_FILE) -> N
 
 
 def write_bundle(out_dir: str | Path, results: dict[str, Any], predictions: list[dict[str, Any]]) -> Path:
-    """Write `results.json` (pretty, sorted keys) and `predictions.jsonl` (one row a line, by probe_id)."""
+    """Write `results.json` (pretty, sorted keys) and `predictions.jsonl` (one row a line: probe rows by probe_id,
+    then downstream rows)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rows = sorted(predictions, key=lambda r: r["probe_id"])
+    # Probe rows by probe id, then downstream rows in the order given (each set's own order)
+    rows = sorted(probe_rows(predictions), key=lambda r: r["probe_id"]) + downstream_rows(predictions)
     # Both files are serialised before either is written: a value JSON cannot hold (NaN) fails before anything on
     # disk changes, so an existing bundle is never left with new predictions beside its old results.json.
     try:
@@ -221,19 +368,25 @@ def read_json(path: Path) -> Any:
 
 
 def read_predictions(path: Path) -> list[dict[str, Any]]:
-    """Read `predictions.jsonl`, checking every row against PREDICTION_SCHEMA and probe ids for duplicates."""
+    """Read `predictions.jsonl`, checking every row against PREDICTION_SCHEMA (probe rows) or
+    DOWNSTREAM_PREDICTION_SCHEMA (downstream rows, with the fields of their task's kind), and for duplicates."""
     if not path.is_file():
         raise BundleError(f"{one_line(path)}: missing")
     rows: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
+    seen: dict[tuple[str, ...], int] = {}
     for lineno, row in read_jsonl(path, BundleError):
-        errors = jsonspec.schema_errors(row, PREDICTION_SCHEMA)
+        probe = isinstance(row, dict) and is_probe_row(row)
+        errors = jsonspec.schema_errors(row, PREDICTION_SCHEMA if probe else DOWNSTREAM_PREDICTION_SCHEMA)
+        if not errors and not probe:
+            need = RETRIEVAL_ROW_FIELDS if _task_kind(row["task"]) == "retrieval" else CHOICE_ROW_FIELDS
+            errors = [f"{k}: missing" for k in need if row.get(k) is None]
         if errors:
             raise BundleError(f"{one_line(path)}:{lineno}: {errors[0]}")
-        if row["probe_id"] in seen:
-            raise BundleError(f"{one_line(path)}:{lineno}: duplicate probe_id {one_line(row['probe_id'])} "
-                              f"(first on line {seen[row['probe_id']]})")
-        seen[row["probe_id"]] = lineno
+        key = row_key(row)
+        if key in seen:
+            what = f"probe_id {one_line(key[0])}" if probe else f"row {one_line(' '.join(key))}"
+            raise BundleError(f"{one_line(path)}:{lineno}: duplicate {what} (first on line {seen[key]})")
+        seen[key] = lineno
         rows.append(row)
     return rows
 

@@ -31,7 +31,7 @@ from actionbench.datasets.downstream_set import DATASETS, DownstreamSet
 from actionbench.datasets.nextqa import GROUP_NAMES, TYPE_GROUPS, Question
 from actionbench.metrics import TIE_RTOL, MetricsError, cluster_bootstrap_interval
 
-RETRIEVAL_METHODS = ("default", "ensemble_with_backbone", "two_step_independent")
+RETRIEVAL_METHODS = tasks.RETRIEVAL_METHODS
 RECALL_AT = (1, 5, 10)
 TWO_STEP_TOP_K = 50  # the original's first-stage depth
 RETRIEVAL_METRICS = tuple(f"r{k}_{d}" for d in ("v2t", "t2v") for k in RECALL_AT) + ("mean_recall",)
@@ -300,12 +300,14 @@ def nextqa_accuracy(
 
 
 def qa_cell(scored: dict[str, Any]) -> dict[str, Any]:
-    """A `multiple_choice_qa` result cell (the metric names of DOWNSTREAM_TASKS) from nextqa_accuracy."""
+    """A `multiple_choice_qa` result cell (the metric names of DOWNSTREAM_TASKS, and `types`: n, accuracy and
+    interval per question type) from nextqa_accuracy."""
     cell: dict[str, Any] = {"accuracy": scored["overall"]["accuracy"], "n": scored["overall"]["n"],
                             "ci95": {"accuracy": scored["overall"]["ci95"]}}
     for name, g in scored["groups"].items():
         cell[f"accuracy_{name}"] = g["accuracy"]
         cell["ci95"][f"accuracy_{name}"] = g["ci95"]
+    cell["types"] = {t: dict(block) for t, block in scored["types"].items()}
     return cell
 
 
@@ -404,4 +406,60 @@ def score_qa_set(
         rows.append({"item_id": q.key, "type": q.type, "answer": q.answer,
                      "scores": [float(np.float32(s)) for s in choice_scores[q.key]], "prediction": chosen,
                      "credit": (q.answer in tied) / len(tied)})
-    return qa_cell(scored), rows
+    return {**qa_cell(scored), "method": "default"}, rows
+
+
+# ------------------------------------------------------------------------------------- from a bundle's rows
+
+
+def qa_cell_from_rows(rows: Sequence[dict[str, Any]], *, key: Any, bootstrap_seed: int = 0,
+                      bootstrap_size: int = 1000) -> dict[str, Any]:
+    """A multiple-choice cell recomputed from its prediction rows (item id `<video>_<qid>`, type, answer and the
+    recorded choice scores), as `score_qa_set` computed it."""
+    questions, scores = [], {}
+    for r in rows:
+        video, _, qid = str(r["item_id"]).rpartition("_")
+        q = Question(video=video, qid=qid, question="", choices=tuple(str(i) for i in range(len(r["scores"]))),
+                     answer=int(r["answer"]), type=r["type"])
+        if q.type not in TYPE_GROUPS:
+            raise MetricsError(f"question {r['item_id']}: unknown type {r['type']!r}")
+        questions.append(q)
+        scores[q.key] = r["scores"]
+    scored = nextqa_accuracy(questions, scores, bootstrap_seed=bootstrap_seed, bootstrap_size=bootstrap_size, key=key)
+    return {**qa_cell(scored), "method": "default"}
+
+
+def retrieval_cell_from_rows(rows: Sequence[dict[str, Any]], *, n_texts: int, method: str, key: Any,
+                             top_k: int | None = None, bootstrap_seed: int = 0,
+                             bootstrap_size: int = 1000) -> dict[str, Any]:
+    """A retrieval cell recomputed from its prediction rows, as `score_retrieval_set` computed it (`n_texts`,
+    `method` and `top_k` are what the rows cannot tell)."""
+    cell = recall_from_rows(rows, bootstrap_seed=bootstrap_seed, bootstrap_size=bootstrap_size, key=key)
+    n_t2v = sum(r["direction"] == "t2v" for r in rows)
+    cell.update({"n_videos": sum(r["direction"] == "v2t" for r in rows), "n_texts": n_texts,
+                 "texts_without_videos": n_texts - n_t2v, "method": method})
+    if top_k is not None:
+        cell["top_k"] = top_k
+    return cell
+
+
+COMPARED_METRICS = {"retrieval": ("r1_v2t", "r5_v2t", "r1_t2v", "r5_t2v"), "multiple_choice": ("accuracy",)}
+
+
+def paired_rows(rows: Sequence[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
+    """One downstream cell's per-query credits for `metric` in the shape `metrics.paired_bootstrap` compares:
+    `probe_id` = the query (retrieval: direction and query; questions: `<video>_<qid>`), `decision` = its credit
+    (a retrieval query's expected hit at K, ties included; a question's credit), `source_video` = its cluster (the
+    query itself; a question's video), as the cell's intervals cluster them."""
+    if metric == "accuracy" or metric.startswith("accuracy_"):
+        group = None if metric == "accuracy" else metric.removeprefix("accuracy_")
+        return [{"probe_id": r["item_id"], "decision": float(r["credit"]),
+                 "source_video": str(r["item_id"]).rpartition("_")[0]}
+                for r in rows if group is None or GROUP_NAMES.get(TYPE_GROUPS.get(r["type"], "")) == group]
+    head, _, direction = metric.partition("_")
+    if not (head.startswith("r") and head[1:].isdigit() and direction in ("v2t", "t2v")):
+        raise MetricsError(f"unknown downstream metric {metric!r}")
+    k = int(head[1:])
+    return [{"probe_id": f"{direction}:{r['query']}", "decision": hit_credit(r["above"], r["tied_wrong"],
+                                                                             r["tied_right"], k),
+             "source_video": f"{direction}:{r['query']}"} for r in rows if r["direction"] == direction]

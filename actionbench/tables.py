@@ -59,6 +59,59 @@ def results_table(results: dict[str, Any]) -> Table:
     return table
 
 
+def missing_count(missing: list[dict[str, Any]]) -> str:
+    """'N probes of K clips', 'M downstream items of K clips' or both, from a bundle's `missing` list."""
+    n_probes = sum(len(m.get("probe_ids", [])) for m in missing)
+    n_items = sum(len(m.get("item_ids", [])) for m in missing)
+    parts = ([f"{n_probes} probes"] if n_probes or not n_items else []) + (
+        [f"{n_items} downstream items"] if n_items else [])
+    return f"{' and '.join(parts)} of {len(missing)} clips"
+
+
+def _with_interval(cell: dict[str, Any], metric: str) -> Text:
+    lo, hi = cell["ci95"][metric]
+    return Text.assemble(f"{cell[metric]:.1f} ", (f"({lo:.1f}-{hi:.1f})", "dim"))
+
+
+def downstream_tables(results: dict[str, Any]) -> list[Table]:
+    """A run's downstream cells: one retrieval table (R@1/5/10 both ways, per dataset) and one multiple-choice
+    table (accuracy overall, per group and per question type), each with 95% intervals."""
+    from actionbench.tasks import get
+
+    cells = [(d, t, c) for d, by_task in sorted((results.get("downstream") or {}).items()) for t, c in by_task.items()]
+    model = results["model"]["name"]
+    out = []
+    retrieval = [(d, c) for d, t, c in cells if get(t).kind == "retrieval"]
+    if retrieval:
+        metrics_ = ("r1_v2t", "r5_v2t", "r10_v2t", "r1_t2v", "r5_t2v", "r10_t2v")
+        table = Table(title=f"{model} · retrieval recall (%)", title_justify="left")
+        for col in ("dataset", "method", *(m.replace("_", " ") for m in metrics_), "videos", "texts", "missing"):
+            table.add_column(col, justify="left" if col in ("dataset", "method") else "right")
+        for d, c in retrieval:
+            table.add_row(d, c["method"], *(_with_interval(c, m) for m in metrics_), str(c["n_videos"]),
+                          str(c["n_texts"]), str(c["missing"]))
+        out.append(table)
+    for d, _, c in cells:
+        if "accuracy" not in c:
+            continue
+        table = Table(title=f"{model} · {d} accuracy (%)", title_justify="left")
+        table.add_column("questions")
+        table.add_column("accuracy", justify="right")
+        table.add_column("n", justify="right")
+        table.add_row("all", _with_interval(c, "accuracy"), str(c["n"]))
+        for group in ("causal", "temporal", "descriptive"):
+            if f"accuracy_{group}" in c:
+                table.add_row(group, _with_interval(c, f"accuracy_{group}"), "")
+        for qtype, block in c.get("types", {}).items():
+            lo, hi = block["ci95"]
+            table.add_row(f"  {qtype}", Text.assemble(f"{block['accuracy']:.1f} ", (f"({lo:.1f}-{hi:.1f})", "dim")),
+                          str(block["n"]))
+        if c["missing"]:
+            table.caption = f"{c['missing']} questions missing"
+        out.append(table)
+    return out
+
+
 def counts_table(rows: list[tuple[str, dict[str, int]]], title: str = "Probe counts") -> Table:
     t = Table(title=title)
     t.add_column("probe set")

@@ -108,8 +108,8 @@ OBJECT_REPLACEMENT = register(Task(
 PROBE_TASKS: tuple[str, ...] = ids("two_way")
 AA, VR, OR = ACTION_ANTONYM.id, VIDEO_REVERSAL.id, OBJECT_REPLACEMENT.id
 
-# Downstream tasks (the paper's Table 2): registered for the runner, not yet run by it (issue 16). Their metrics
-# are in actionbench.downstream_metrics, their sets in actionbench.datasets.downstream_set. A retrieval task's
+# Downstream tasks (the paper's Table 2), run by the same runner as the probes. Their metrics are in
+# actionbench.downstream_metrics, their sets in actionbench.datasets.downstream_set. A retrieval task's
 # chance depends on its candidate count (R@1 = 100 / texts), so `chance` is 0 here and the set says the rest.
 VIDEO_TEXT_RETRIEVAL = register(Task(
     id="video_text_retrieval", short="V2T/T2V", name="video-text retrieval", chance=0.0,
@@ -124,3 +124,7 @@ MULTIPLE_CHOICE_QA = register(Task(
     views=(FORWARD,), texts=("choices",), metric="accuracy", kind="multiple_choice",
 ))
 DOWNSTREAM_TASKS: tuple[str, ...] = ids("retrieval") + ids("multiple_choice")
+
+# The original's scoring options for retrieval tasks (REFERENCE.md §5.1, `eval_method`): the model alone, the sum of
+# the model's and a backbone's softmax scores, or the backbone's top 50 re-ranked by the model.
+RETRIEVAL_METHODS: tuple[str, ...] = ("default", "ensemble_with_backbone", "two_step_independent")

@@ -14,13 +14,17 @@ from rich.text import Text
 
 from actionbench import tasks
 from actionbench.cli import app, console, err_console, fail, labelled
-from actionbench.tables import print_table, results_table, to_plain
+from actionbench.tables import downstream_tables, missing_count, print_table, results_table, to_plain
 
 
 def _probe_count(folder: Path) -> int | None:
-    """Probes in a probe set by its manifest, or None when the folder cannot tell (loading it will say why)."""
+    """Probes in a probe set (items in a downstream set) by its manifest, or None when the folder cannot tell
+    (loading it will say why)."""
     try:
-        counts = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["counts"]
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        counts = manifest["counts"]
+        if "set_id" in manifest:
+            return int(counts.get("items", 0))
         return sum(int(counts.get(task, 0)) for task in tasks.PROBE_TASKS)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -31,7 +35,8 @@ def eval_command(
     model: str = typer.Option(..., "--model", help="registry name (see `actionbench models`) or path/to/file.py:factory"),
     model_arg: list[str] = typer.Option([], "--model-arg", help="key=value for the model factory (repeatable)"),
     checkpoint: Path | None = typer.Option(None, "--checkpoint", help="short for --model-arg checkpoint=PATH"),
-    probes: list[Path] = typer.Option(..., "--probes", help="a probe-set folder (repeatable)"),
+    probes: list[Path] = typer.Option(..., "--probes", help="a probe-set or downstream-set folder (repeatable; "
+                                      "`build-downstream` writes downstream sets)"),
     videos: list[Path] = typer.Option(..., "--videos", help="videos root: one for all probe sets, or one each"),
     out: Path = typer.Option(..., "--out", help="folder for the result bundle"),
     device: str = typer.Option("auto", help="cpu, cuda, cuda:N or auto"),
@@ -49,8 +54,17 @@ def eval_command(
                                      "no probes (otherwise an error, exit 2)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace a bundle of another model (or other probe "
                                    "sets, sampling or tie policy) in --out; the same run again resumes without it"),
+    method: str = typer.Option("default", "--method", help="retrieval sets: default, ensemble_with_backbone (sum "
+                               "of the model's and the backbone's softmax scores) or two_step_independent (the "
+                               "backbone's top 50 re-ranked by the model)"),
+    backbone: str | None = typer.Option(None, "--backbone", help="the second model of a non-default --method "
+                                        "(a registry name or path/to/file.py:factory)"),
+    backbone_arg: list[str] = typer.Option([], "--backbone-arg", help="key=value for the backbone (repeatable)"),
+    allow_cross_retrieval: bool = typer.Option(False, "--allow-cross-retrieval", help="let a cross-encoder score "
+                                               "retrieval sets (every video x every text: slow)"),
 ) -> None:
-    """Score a model on ActionBench probe sets and write a result bundle (results.json + predictions.jsonl)."""
+    """Score a model on ActionBench probe sets and/or downstream sets and write a result bundle (results.json +
+    predictions.jsonl)."""
     from actionbench.models.registry import parse_model_args
     from actionbench.runner import command_line, evaluate
 
@@ -65,11 +79,17 @@ def eval_command(
         model, probes, videos, model_args=args, out=out, device=device, batch_size=batch_size, workers=workers,
         ties=ties, limit=limit, allow_missing=True, cache=False if no_cache else cache, amp=amp,
         bootstrap_seed=bootstrap_seed, bootstrap_size=bootstrap_size, progress=True, command=command_line(),
-        overwrite=overwrite,
+        overwrite=overwrite, method=method, backbone=backbone,
+        backbone_args=parse_model_args(backbone_arg, None) if backbone_arg else None,
+        allow_cross_retrieval=allow_cross_retrieval,
     )
     if int(os.environ.get("RANK", "0")) != 0:
         return  # under torchrun only rank 0 reports
-    print_table(console, results_table(results))
+    if results["probesets"]:
+        print_table(console, results_table(results))
+    if results.get("downstream_sets"):
+        for table in downstream_tables(results):
+            print_table(console, table)
     console.print(f"bundle: {out}")
     run = results.get("run", {})
     if run.get("embeddings"):
@@ -78,14 +98,13 @@ def eval_command(
     for note in run.get("cache_ignored", [])[:3]:
         err_console.print(labelled("cache:", "yellow", f"ignored {note}"))
     if results["missing"]:
-        n = sum(len(m["probe_ids"]) for m in results["missing"])
         for m in results["missing"][:5]:
             err_console.print(labelled("missing:", "yellow", f"clip {m['clip_id']}: {m['error']}"))
         if len(results["missing"]) > 5:
             err_console.print(labelled("missing:", "yellow",
                                        f"... and {len(results['missing']) - 5} more clips (see results.json)"))
         if not allow_missing:
-            fail(f"{n} probes of {len(results['missing'])} clips could not be scored; the bundle is marked partial "
+            fail(f"{missing_count(results['missing'])} could not be scored; the bundle is marked partial "
                  "(pass --allow-missing to accept)", code=1)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from actionbench import tasks
 from actionbench.cli import app, console, fail, labelled
 from actionbench.errors import one_line
 from actionbench.files import atomic_write
@@ -112,7 +113,8 @@ def compare_cmd(
     bootstrap_size: int = typer.Option(2000, help="bootstrap replicates"),
     allow_mixed: bool = typer.Option(False, "--allow-mixed", help="compare despite different sampling/tie policy"),
 ) -> None:
-    """Paired comparison A - B per dataset and task, over the probes both scored (Holm across tasks)."""
+    """Paired comparison A - B per dataset and task, over the probes both scored, and per downstream dataset and
+    metric, over the queries or questions both scored (Holm across them all)."""
     from actionbench.leaderboard import compare_entries, load_entry, validate_entry
     from actionbench.leaderboard.table import Column
 
@@ -125,7 +127,9 @@ def compare_cmd(
         table.add_column(name, justify="left" if name == "task" else "right")
     for c in comparisons:
         mark = " *" if c.significant else ""
-        table.add_row(Column(c.dataset, c.task).label, str(c.n), str(c.n_clusters), f"{c.accuracy_a:.1f}",
+        label = Column(c.dataset, c.task).label if c.metric == "accuracy" and c.task in tasks.PROBE_TASKS \
+            else f"{c.dataset} {c.metric}"
+        table.add_row(label, str(c.n), str(c.n_clusters), f"{c.accuracy_a:.1f}",
                       f"{c.accuracy_b:.1f}", f"{c.diff:+.1f}{mark}", f"[{c.ci95[0]:+.1f}, {c.ci95[1]:+.1f}]",
                       f"{c.p:.3g}", f"{c.p_holm:.3g}")
     print_table(console, table)

@@ -128,6 +128,16 @@ class DownstreamSet:
         return ds
 
 
+def is_downstream_folder(folder: str | Path) -> bool:
+    """True when `folder`'s manifest is a downstream set's (it names a `set_id`; a probe set's names a
+    `probeset_id`). An unreadable manifest gives False: loading the folder says what is wrong."""
+    try:
+        manifest = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and "set_id" in manifest
+
+
 def from_retrieval(dataset: str, rset: RetrievalSet, *, split: str = "val",
                    parameters: dict[str, Any] | None = None) -> DownstreamSet:
     """A retrieval set as read from its original file(s)."""

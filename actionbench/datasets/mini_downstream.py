@@ -3,6 +3,7 @@
 From `<mini>/ssv2/{train,validation}.json` (written by `actionbench mini-data`) this writes, under `out`:
 - `ssv2_ret_label_{train,val_small}.json`: one item per clip, its label as the caption (SSv2-label);
 - `ssv2_ret_template_{train,val_small}.json`: one item per template with all its clips (SSv2-template);
+- `nextqa/map_vid_vidorID.json`: each question video's file (`<id>.webm`, under the mini's `ssv2/videos`);
 - `nextqa/{train,val}.csv`: two five-way questions per clip in NExT-QA's columns, both keyed by the clip id:
   - qid 0, type TC ("what happens in the video"): the clip's filled template against its antonym template
     (the same scene played backwards) and three other templates filled with the same objects, so only the
@@ -88,6 +89,7 @@ def write_mini_downstream(mini_root: str | Path, out: str | Path) -> dict[str, i
     out = Path(out)
     (out / "nextqa").mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
+    video_map: dict[str, str] = {}  # NExT-QA's map_vid_vidorID.json: question video -> file under ssv2/videos
     for split, filename, suffix in SPLITS:
         path = ssv2 / filename
         if not path.is_file():
@@ -114,9 +116,11 @@ def write_mini_downstream(mini_root: str | Path, out: str | Path) -> dict[str, i
         writer.writerows(rows)
         name = "train" if split == "train" else "val"
         atomic_write(out / "nextqa" / f"{name}.csv", buf.getvalue())
+        video_map.update({str(clip["id"]): f"{clip['id']}.webm" for clip in clips})
         counts[f"{name}_videos"] = len(labels)
         counts[f"{name}_templates"] = len(templates)
         counts[f"{name}_questions"] = len(rows)
+    atomic_write(out / "nextqa" / "map_vid_vidorID.json", _dump(dict(sorted(video_map.items()))))
     atomic_write(out / "README.txt", "Mini downstream tasks (synthetic), built by `actionbench mini-downstream` "
                  f"from {Path(mini_root).name}/ssv2: SSv2-label / SSv2-template retrieval and a five-way question "
                  f"set (TC: needs the frame order; DO: one frame suffices). Videos: ssv2/videos/, {FPS} fps.\n")

@@ -183,9 +183,13 @@ def read_predictions(path: str | Path) -> dict[str, tuple[int, int | None]]:
     return out
 
 
+VIDEO_SUFFIXES = (".mp4", ".webm", ".mkv", ".avi")
+
+
 def read_video_map(path: str | Path) -> dict[str, str]:
     """NExT-QA's `map_vid_vidorID.json` (`{"<video>": "<dir>/<vidor id>"}`) as video -> file path relative to
-    the videos root (`<dir>/<vidor id>.mp4`); a path that leaves the root is refused."""
+    the videos root (`<dir>/<vidor id>.mp4`; a target that already names a video file, `.mp4`, `.webm`, `.mkv` or
+    `.avi`, is kept as it is); a path that leaves the root is refused."""
     path = Path(path)
     data = read_json_file(path)
     if not isinstance(data, dict):
@@ -197,5 +201,6 @@ def read_video_map(path: str | Path) -> dict[str, str]:
         parts = Path(target.strip()).parts
         if Path(target).is_absolute() or ".." in parts:
             raise AnnotationError(f"{path}: {video}: {target!r} is not a path inside the videos folder")
-        out[str(video)] = f"{target.strip()}.mp4"
+        target = target.strip()
+        out[str(video)] = target if target.lower().endswith(VIDEO_SUFFIXES) else f"{target}.mp4"
     return out

@@ -55,19 +55,28 @@ EXTRA_COLUMNS = (
 )
 
 
+def _cells(entry: Entry) -> dict:
+    """dataset -> task -> cell of the downstream numbers: a reported entry's `results`, a measured bundle's
+    `downstream` section."""
+    measured = entry.results.get("downstream")
+    return measured if measured is not None else entry.results.get("results", {})
+
+
 def downstream_cell(entry: Entry, column: Column) -> dict | None:
     """The entry's result cell of a downstream dataset (whatever its task), or None."""
     task = DOWNSTREAM_DATASETS.get(column.dataset)
-    return entry.results.get("results", {}).get(column.dataset, {}).get(task)
+    return _cells(entry).get(column.dataset, {}).get(task)
 
 
 def has_downstream(entry: Entry) -> bool:
-    return any(d in DOWNSTREAM_DATASETS for d in entry.results.get("results", {}))
+    return any(d in DOWNSTREAM_DATASETS for d in _cells(entry))
 
 
 def downstream_only(entry: Entry) -> bool:
     """True for an entry whose every number is a downstream one (a Table 2 row with no Table 1 cell)."""
     datasets = list(entry.results.get("results", {}))
+    if entry.results.get("downstream"):
+        return not datasets
     return bool(datasets) and all(d in DOWNSTREAM_DATASETS for d in datasets)
 
 

@@ -4,12 +4,16 @@ For a measured entry: the run is complete (not partial, not a `--limit` subset, 
 predicted probe ids are exactly the probe sets' (none missing, duplicated or extra) and each row names its
 probe's task, dataset, clip and source video; every decision follows from its two scores under the recorded
 tie policy; n matches the manifests; and `results`, `consistent` and `breakdowns` equal what
-`metrics.summarize` gives from the predictions. A table refuses to mix sampling specs, tie policies or
-probe sets unless asked. Every failure is a one-line `ValidationError`.
+`metrics.summarize` gives from the predictions. Downstream cells likewise: the rows are exactly the downstream
+set's queries (every video, every text with a correct video) or questions (with their type and answer), each
+row's rank counts or choice follow from what it records, and every metric and interval equals what
+`downstream_metrics` recomputes from the rows. A table refuses to mix sampling specs, tie policies or probe sets
+unless asked. Every failure is a one-line `ValidationError`.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -17,13 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from actionbench.bundle import PREDICTIONS_FILE, RESULTS_FILE
+from actionbench.bundle import PREDICTIONS_FILE, RESULTS_FILE, downstream_cell, downstream_rows, probe_rows
+from actionbench.datasets.downstream_set import DownstreamSet, is_downstream_folder
+from actionbench.downstream_metrics import choose_answer, qa_cell_from_rows, retrieval_cell_from_rows
 from actionbench.errors import InputError, one_line
 from actionbench.ids import canonical_json
+from actionbench.jsonspec import to_json
 from actionbench.leaderboard.submission import Entry, SubmissionError
 from actionbench.metrics import MetricsError, decide, summarize
 from actionbench.probes.schema import Manifest, ProbeSet, ProbeSetError, read_manifest
 from actionbench.tasks import PROBE_TASKS
+from actionbench.tasks import get as get_task
 
 FLOAT_TOLERANCE = 1e-6  # recomputed floats may differ only by rounding
 
@@ -40,15 +48,20 @@ class ProbeSetIndex:
 
     folders: dict[str, list[Path]]
     unreadable: list[str] = field(default_factory=list)  # manifests under --probes-root that could not be read
+    downstream: dict[str, list[Path]] = field(default_factory=dict)  # downstream-set folders by claimed set_id
 
     @classmethod
     def from_paths(cls, probes: Iterable[str | Path] = (), probes_root: str | Path | None = None) -> ProbeSetIndex:
         folders: dict[str, list[Path]] = {}
+        downstream: dict[str, list[Path]] = {}
         unreadable: list[str] = []
         explicit = [Path(p) for p in probes]
         for p in explicit:
             if not (p / "manifest.json").is_file():
                 raise ValidationError(f"{one_line(p)}: not a probe-set folder (no manifest.json)")
+            if is_downstream_folder(p):
+                downstream.setdefault(_set_id(p), []).append(p)
+                continue
             manifest = _read_manifest(p)
             folders.setdefault(manifest.probeset_id, []).append(p)
         if probes_root is not None:
@@ -56,13 +69,29 @@ class ProbeSetIndex:
             if not root.is_dir():
                 raise ValidationError(f"{one_line(root)}: --probes-root is not a folder")
             for folder in sorted(m.parent for m in root.rglob("manifest.json")):
+                if is_downstream_folder(folder):
+                    downstream.setdefault(_set_id(folder), []).append(folder)
+                    continue
                 try:
                     manifest = _read_manifest(folder)
                 except ValidationError as e:
                     unreadable.append(str(e))
                     continue
                 folders.setdefault(manifest.probeset_id, []).append(folder)
-        return cls(folders, unreadable)
+        return cls(folders, unreadable, downstream)
+
+    def load_downstream(self, set_id: str) -> DownstreamSet | None:
+        """The downstream set whose files hash to `set_id`; None when no folder claims it; the first folder's
+        error when every folder that claims it fails to load."""
+        first_error: InputError | None = None
+        for folder in self.downstream.get(set_id, []):
+            try:
+                return DownstreamSet.load(folder)
+            except InputError as e:
+                first_error = first_error or e
+        if first_error is not None:
+            raise ValidationError(one_line(first_error)) from None
+        return None
 
     def load(self, probeset_id: str) -> ProbeSet | None:
         """The probe set whose files hash to `probeset_id`; None when no folder claims it; ProbeSetError when
@@ -76,6 +105,10 @@ class ProbeSetIndex:
         if first_error is not None:
             raise first_error
         return None
+
+
+def _set_id(folder: Path) -> str:
+    return str(json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["set_id"])
 
 
 def _read_manifest(folder: Path) -> Manifest:
@@ -128,10 +161,11 @@ def check_complete(entry: Entry) -> None:
         raise ValidationError(
             f"{entry.folder}: partial run ({len(r['missing'])} probes missing); fix the videos and re-run"
         )
-    for dataset, tasks in r["results"].items():
-        for task, cell in tasks.items():
-            if cell["missing"]:
-                raise ValidationError(f"{entry.folder}: partial run ({dataset} {task}: {cell['missing']} missing)")
+    for section in ("results", "downstream"):
+        for dataset, tasks in (r.get(section) or {}).items():
+            for task, cell in tasks.items():
+                if cell["missing"]:
+                    raise ValidationError(f"{entry.folder}: partial run ({dataset} {task}: {cell['missing']} missing)")
 
 
 def check_probe_ids(entry: Entry, index: ProbeSetIndex) -> None:
@@ -167,7 +201,7 @@ def check_probe_ids(entry: Entry, index: ProbeSetIndex) -> None:
 
     path = entry.folder / PREDICTIONS_FILE
     seen: set[str] = set()
-    for row in entry.predictions:
+    for row in probe_rows(entry.predictions):
         pid = row["probe_id"]
         if pid in seen:
             raise ValidationError(f"{path}: duplicate probe_id {pid}")
@@ -198,7 +232,7 @@ def check_decisions(entry: Entry) -> None:
     policy = entry.results["ties"]
     scale = entry.results["model"].get("logit_scale")
     path = entry.folder / PREDICTIONS_FILE
-    for row in entry.predictions:
+    for row in probe_rows(entry.predictions):
         try:
             credit, tie = decide(row["s_true"], row["s_foil"], row["task"], policy, row["probe_id"], scale)
         except MetricsError as e:
@@ -237,7 +271,7 @@ def check_metrics(entry: Entry) -> None:
     r = entry.results
     try:
         recomputed = summarize(
-            entry.predictions, policy=r["ties"], bootstrap_seed=r["bootstrap"]["seed"],
+            probe_rows(entry.predictions), policy=r["ties"], bootstrap_seed=r["bootstrap"]["seed"],
             bootstrap_size=r["bootstrap"]["size"], temporally_blind=r["temporally_blind"],
         )
     except MetricsError as e:
@@ -246,6 +280,130 @@ def check_metrics(entry: Entry) -> None:
         diff = _first_difference(r.get(section, {}), recomputed[section], section)
         if diff:
             raise ValidationError(f"{entry.folder / RESULTS_FILE}: {diff}")
+    if r.get("downstream") is not None or downstream_rows(entry.predictions):
+        diff = _first_difference(r.get("downstream") or {}, recompute_downstream(entry), "downstream")
+        if diff:
+            raise ValidationError(f"{entry.folder / RESULTS_FILE}: {diff}")
+
+
+# ------------------------------------------------------------------------------------------- downstream
+
+
+def _rows_by_cell(entry: Entry) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    cells: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in downstream_rows(entry.predictions):
+        cells[(row["dataset"], row["task"])].append(row)
+    return cells
+
+
+def recompute_downstream(entry: Entry) -> dict[str, Any]:
+    """The `downstream` section as the prediction rows give it (the cells' method, top_k, text count and missing
+    count are taken as claimed: the rows cannot tell them; the set check does the text count)."""
+    r = entry.results
+    opts = {"bootstrap_seed": r["bootstrap"]["seed"], "bootstrap_size": r["bootstrap"]["size"]}
+    claimed = r.get("downstream") or {}
+    out: dict[str, Any] = {}
+    path = entry.folder / PREDICTIONS_FILE
+    for (dataset, task), rows in sorted(_rows_by_cell(entry).items()):
+        cell = claimed.get(dataset, {}).get(task)
+        if cell is None:
+            raise ValidationError(f"{path}: rows of {dataset} {task} but {RESULTS_FILE} has no downstream.{dataset}."
+                                  f"{task} cell")
+        try:
+            if get_task(task).kind == "retrieval":
+                got = retrieval_cell_from_rows(rows, n_texts=cell["n_texts"], method=cell["method"],
+                                               top_k=cell.get("top_k"), key=(dataset, cell["method"]), **opts)
+            else:
+                got = qa_cell_from_rows(rows, key=dataset, **opts)
+        except MetricsError as e:
+            raise ValidationError(f"{path}: {dataset} {task}: {e}") from None
+        out.setdefault(dataset, {})[task] = to_json(downstream_cell({**got, "missing": cell["missing"]}, task))
+    return out
+
+
+def check_downstream_rows(entry: Entry) -> None:
+    """Each row's rank counts are possible, and each question's choice and credit follow from its scores."""
+    path = entry.folder / PREDICTIONS_FILE
+    for row in downstream_rows(entry.predictions):
+        if row.get("direction") is not None:
+            what = f"{row['dataset']} {row['direction']} query {one_line(row['query'])}"
+            if min(row["above"], row["tied_wrong"]) < 0 or row["tied_right"] < 1 or (
+                    row["direction"] == "v2t" and row["tied_right"] != 1):
+                raise ValidationError(f"{path}: {what}: impossible rank counts (above {row['above']}, tied wrong "
+                                      f"{row['tied_wrong']}, tied right {row['tied_right']})")
+            continue
+        what = f"{row['dataset']} question {one_line(row['item_id'])}"
+        try:
+            chosen, tied = choose_answer(row["scores"])
+        except MetricsError as e:
+            raise ValidationError(f"{path}: {what}: {e}") from None
+        if not 0 <= row["answer"] < len(row["scores"]):
+            raise ValidationError(f"{path}: {what}: answer {row['answer']} is not one of its "
+                                  f"{len(row['scores'])} choices")
+        credit = (row["answer"] in tied) / len(tied)
+        if row["prediction"] != chosen or float(row["credit"]) != credit:
+            raise ValidationError(f"{path}: {what}: prediction {row['prediction']} (credit {row['credit']}) does not "
+                                  f"follow from its scores (expected {chosen}, credit {credit})")
+
+
+def check_downstream_sets(entry: Entry, index: ProbeSetIndex) -> None:
+    """The rows are exactly each downstream set's queries or questions (none missing, extra or altered), and the
+    cells' counts are the sets'."""
+    path = entry.folder / PREDICTIONS_FILE
+    rows = _rows_by_cell(entry)
+    named: set[tuple[str, str]] = set()
+    for ref in entry.results.get("downstream_sets") or []:
+        ds = index.load_downstream(ref["set_id"])
+        if ds is None:
+            raise ValidationError(f"{entry.folder}: downstream set {one_line(ref['set_id'])} ({one_line(ref['dataset'])}) "
+                                  "not found; pass --probes DIR or --probes-root DIR")
+        m = ds.manifest
+        if (m.dataset, m.task, m.split) != (ref["dataset"], ref["task"], ref["split"]) or ref["n_items"] != len(ds.items):
+            raise ValidationError(f"{entry.folder / RESULTS_FILE}: downstream set {ref['set_id']} is {m.dataset} "
+                                  f"{m.task} {m.split} with {len(ds.items)} items; the bundle says otherwise")
+        named.add((m.dataset, m.task))
+        got = rows.get((m.dataset, m.task), [])
+        cell = (entry.results.get("downstream") or {}).get(m.dataset, {}).get(m.task)
+        if m.kind == "retrieval":
+            correct: dict[int, int] = Counter(int(item["text_index"]) for item in ds.items)
+            expected = {("v2t", item["item_id"]): 1 for item in ds.items}
+            expected.update({("t2v", ds.texts[t]): n for t, n in correct.items()})
+            for row in got:
+                key = (row["direction"], row["query"])
+                if key not in expected:
+                    raise ValidationError(f"{path}: {m.dataset} {key[0]} query {one_line(key[1])} is not a query of "
+                                          f"downstream set {m.set_id}")
+                n_right = expected[key]
+                n_wrong = (len(ds.texts) if key[0] == "v2t" else len(ds.items)) - n_right
+                if row["tied_right"] > n_right or row["above"] + row["tied_wrong"] > n_wrong:
+                    raise ValidationError(f"{path}: {m.dataset} {key[0]} query {one_line(key[1])}: rank counts beyond "
+                                          f"its {n_right} correct and {n_wrong} wrong candidates")
+            if cell is not None and cell.get("n_texts") != len(ds.texts):
+                raise ValidationError(f"{entry.folder / RESULTS_FILE}: downstream.{m.dataset}.{m.task}.n_texts is "
+                                      f"{cell.get('n_texts')}, the set has {len(ds.texts)}")
+            have = {(row["direction"], row["query"]) for row in got}
+        else:
+            expected = {item["item_id"]: item for item in ds.items}
+            for row in got:
+                item = expected.get(row["item_id"])
+                if item is None:
+                    raise ValidationError(f"{path}: {m.dataset} question {one_line(row['item_id'])} is not in "
+                                          f"downstream set {m.set_id}")
+                for field_, value in (("type", item["type"]), ("answer", item["answer"])):
+                    if row[field_] != value:
+                        raise ValidationError(f"{path}: {m.dataset} question {row['item_id']}: {field_} is "
+                                              f"{row[field_]!r}, the set says {value!r}")
+                if len(row["scores"]) != len(item["texts"]):
+                    raise ValidationError(f"{path}: {m.dataset} question {row['item_id']}: {len(row['scores'])} "
+                                          f"scores for {len(item['texts'])} choices")
+            have = {row["item_id"] for row in got}
+        absent = sorted(str(k) for k in set(expected) - have)
+        if absent:
+            raise ValidationError(f"{path}: {len(absent)} queries or questions of downstream set {m.set_id} "
+                                  f"({m.dataset}) have no prediction (first: {one_line(absent[0])})")
+    extra = sorted(set(rows) - named)
+    if extra:
+        raise ValidationError(f"{path}: rows of {extra[0][0]} {extra[0][1]}, which no downstream set of this run holds")
 
 
 def validate_entry(entry: Entry, index: ProbeSetIndex | None = None) -> None:
@@ -260,7 +418,9 @@ def validate_entry(entry: Entry, index: ProbeSetIndex | None = None) -> None:
     check_complete(entry)
     if index is not None:
         check_probe_ids(entry, index)
+        check_downstream_sets(entry, index)
     check_decisions(entry)  # tie flags follow from the scores ...
+    check_downstream_rows(entry)
     check_blind(entry)  # ... so a blind claim is checked against ties that are real
     check_metrics(entry)
 

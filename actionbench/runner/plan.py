@@ -1,8 +1,9 @@
 """Plan the suite: every probe with its clip and decode unit, the unique views and texts, what to encode.
 
-Across every probe set given, each unique clip (video identity + time window) is one decode unit. It is
-encoded forward once, and reversed once only when a Video Reversal probe needs it and the model is not
-order-invariant. Every unique text is encoded once. AA, VR and OR share those embeddings.
+Across every probe set and downstream set given, each unique clip (video identity + time window) is one decode
+unit. It is encoded forward once, and reversed once only when a Video Reversal probe needs it and the model is
+not order-invariant. Every unique text (probe captions and foils, retrieval candidates, "question? answer"
+choices) is encoded once. AA, VR, OR and the downstream tasks share those embeddings.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from actionbench.cache import EmbeddingCache
-from actionbench.errors import one_line
+from actionbench.datasets.downstream_set import DownstreamSet, is_downstream_folder
+from actionbench.errors import InputError, one_line
 from actionbench.ids import stable_hash, unit_interval
 from actionbench.probes.schema import Clip, Probe, ProbeSet
 from actionbench.tasks import VR
@@ -58,6 +60,37 @@ class Item:
 
 
 @dataclass
+class SetPlan:
+    """A downstream set to score: its clips' decode units and the texts it needs."""
+
+    ds: DownstreamSet
+    root: Path
+    units: dict[str, Unit]  # clip id -> decode unit
+
+    @property
+    def dataset(self) -> str:
+        return self.ds.manifest.dataset
+
+    @property
+    def kind(self) -> str:
+        return self.ds.manifest.kind
+
+    def clip_texts(self) -> dict[str, list[str]]:
+        """Clip id -> the texts it is scored against: every candidate (retrieval), its questions' choices
+        (multiple choice)."""
+        if self.kind == "retrieval":
+            return {c.clip_id: list(self.ds.texts) for c in self.ds.clips}
+        out: dict[str, list[str]] = defaultdict(list)
+        for item in self.ds.items:
+            out[item["clip_id"]] += item["texts"]
+        return dict(out)
+
+    def pairs(self) -> int:
+        """(video, text) pairs a cross-encoder would score."""
+        return sum(len(set(t)) for t in self.clip_texts().values())
+
+
+@dataclass
 class Plan:
     probesets: list[ProbeSet]
     roots: list[Path]
@@ -65,6 +98,7 @@ class Plan:
     units: dict[str, Unit]  # by key, sorted
     texts: list[str]  # sorted, unique
     subset: dict[str, Any] | None
+    downstream: list[SetPlan] = field(default_factory=list)  # by dataset
 
 
 def text_key(text: str) -> str:
@@ -80,7 +114,15 @@ def option_key(view_key: str, text: str, other: str) -> str:
     return stable_hash(view_key, "option", text_key(text), text_key(other))
 
 
-def pair_roots(probesets: Sequence[ProbeSet], videos: Sequence[str | Path]) -> list[Path]:
+def load_set(source: str | Path | ProbeSet | DownstreamSet) -> ProbeSet | DownstreamSet:
+    """A probe set or a downstream set (`build-downstream`), from an object or a folder; either id is recomputed
+    from the files and an edited folder refused."""
+    if isinstance(source, (ProbeSet, DownstreamSet)):
+        return source
+    return DownstreamSet.load(source) if is_downstream_folder(source) else ProbeSet.load(source)
+
+
+def pair_roots(probesets: Sequence[Any], videos: Sequence[str | Path]) -> list[Path]:
     """One videos root per probe set: the same root for all, or one each in the same order."""
     if not videos:
         raise ValueError("give a videos root (--videos DIR)")
@@ -93,17 +135,49 @@ def pair_roots(probesets: Sequence[ProbeSet], videos: Sequence[str | Path]) -> l
     return [Path(v) for v in videos]
 
 
+def _unit_of(units: dict[str, Unit], root: Path, clip: Clip) -> Unit:
+    """The decode unit of a clip (video identity + window), made on first use; a missing video is a unit too."""
+    try:  # the one resolver: under the root, and `<id>.mp4` where `<id>.webm` is referenced
+        path, refused = resolve_video(root, clip.video), None
+    except VideoError as e:
+        path, refused = root, str(e)
+    identity = None if refused else video_identity(path)
+    if identity is None:
+        key = stable_hash("missing-video", str(root), clip.video, clip.start, clip.end)
+    else:
+        key = stable_hash("video", *identity, clip.start, clip.end)
+    unit = units.get(key)
+    if unit is None:
+        unit = units[key] = Unit(key, path, clip.start, clip.end, video=clip.video)
+        if identity is None:
+            unit.error = refused or f"{one_line(clip.video)}: video file not found"
+    if clip not in unit.clips:
+        unit.clips.append(clip)
+    return unit
+
+
 def plan_suite(
-    probesets: Sequence[ProbeSet], roots: Sequence[Path], limit: int | None = None
+    probesets: Sequence[ProbeSet | DownstreamSet], roots: Sequence[Path], limit: int | None = None
 ) -> Plan:
-    """Every probe with its clip and decode unit; the unique units and texts; the subset rule if limited."""
+    """Every probe with its clip and decode unit, every downstream set with its clips' units; the unique units and
+    texts; the subset rule if limited (probe sets only: a downstream set is scored whole)."""
     for root in roots:
         if not root.is_dir():
             raise ValueError(f"videos root {root} is not a folder")
     items: list[Item] = []
     seen: dict[str, str] = {}
     units: dict[str, Unit] = {}
+    downstream: dict[str, SetPlan] = {}
     for ps, root in zip(probesets, roots, strict=True):
+        if isinstance(ps, DownstreamSet):
+            if limit is not None:
+                raise InputError(f"--limit takes a subset of probes; downstream set {ps.set_id} "
+                                 f"({ps.manifest.dataset}) is scored whole: leave out --limit")
+            if ps.manifest.dataset in downstream:
+                raise InputError(f"downstream sets {downstream[ps.manifest.dataset].ds.set_id} and {ps.set_id} are "
+                                 f"both {ps.manifest.dataset}: one run scores one set per dataset")
+            downstream[ps.manifest.dataset] = SetPlan(ps, root, {c.clip_id: _unit_of(units, root, c) for c in ps.clips})
+            continue
         clips = ps.clip_index()
         for probe in ps.probes:
             if probe.probe_id in seen:
@@ -113,23 +187,7 @@ def plan_suite(
                 )
             seen[probe.probe_id] = ps.probeset_id
             clip = clips[probe.clip_id]
-            try:  # the one resolver: under the root, and `<id>.mp4` where `<id>.webm` is referenced
-                path, refused = resolve_video(root, clip.video), None
-            except VideoError as e:
-                path, refused = root, str(e)
-            identity = None if refused else video_identity(path)
-            if identity is None:
-                key = stable_hash("missing-video", str(root), clip.video, clip.start, clip.end)
-            else:
-                key = stable_hash("video", *identity, clip.start, clip.end)
-            unit = units.get(key)
-            if unit is None:
-                unit = units[key] = Unit(key, path, clip.start, clip.end, video=clip.video)
-                if identity is None:
-                    unit.error = refused or f"{one_line(clip.video)}: video file not found"
-            if clip not in unit.clips:
-                unit.clips.append(clip)
-            items.append(Item(probe, clip, unit))
+            items.append(Item(probe, clip, _unit_of(units, root, clip)))
     subset = None
     if limit is not None:
         if limit < 1:
@@ -139,13 +197,17 @@ def plan_suite(
         items = ranked[:limit]
         subset = {"limit": int(limit), "rule": SUBSET_RULE}
     items.sort(key=lambda it: it.probe.probe_id)
-    used = {it.unit.key for it in items}
+    sets = [downstream[d] for d in sorted(downstream)]
+    used = {it.unit.key for it in items} | {u.key for sp in sets for u in sp.units.values()}
     units = {k: units[k] for k in sorted(used)}
     for it in items:
         if it.probe.task == VR:
             it.unit.needs_reversed = True
-    texts = sorted({t for it in items for t in (it.probe.text, it.probe.foil_text) if t is not None})
-    return Plan(list(probesets), list(roots), items, units, texts, subset)
+    texts = {t for it in items for t in (it.probe.text, it.probe.foil_text) if t is not None}
+    texts |= {t for sp in sets for ts in sp.clip_texts().values() for t in ts}
+    probe_sets = [ps for ps in probesets if isinstance(ps, ProbeSet)]
+    probe_roots = [r for ps, r in zip(probesets, roots, strict=True) if isinstance(ps, ProbeSet)]
+    return Plan(probe_sets, probe_roots, items, units, sorted(texts), subset, sets)
 
 
 @dataclass
@@ -197,5 +259,8 @@ class Scoring:
             view_texts[u.forward_key].update([p.text] if p.task == VR else [p.text, p.foil_text])
             if p.task == VR and not self.blind:
                 view_texts[u.reversed_key].add(p.text)
+        for sp in plan.downstream:  # a cross-encoder scores each clip against only its own texts
+            for clip_id, texts in sp.clip_texts().items():
+                view_texts[sp.units[clip_id].forward_key].update(texts)
         self.view_texts = {k: sorted(v) for k, v in view_texts.items()}
         self.view_options = {k: sorted(v) for k, v in view_options.items()}

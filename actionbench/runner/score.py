@@ -25,6 +25,31 @@ def _width(x: torch.Tensor) -> str:
     return " x ".join(str(d) for d in x.shape[1:])
 
 
+def similarity_block(model: Any, vkeys: list[str], tkeys: list[str], store: dict[str, torch.Tensor], rt: Runtime,
+                     start: int = 0) -> np.ndarray:
+    """model.similarity of the videos `vkeys` (at most SIMILARITY_CHUNK) x the texts `tkeys`, as float32 on the CPU;
+    `start` numbers the videos in messages."""
+    name = getattr(model, "name", type(model).__name__)
+    try:
+        v = torch.stack([store[k] for k in vkeys]).to(rt.device)
+        t = torch.stack([store[k] for k in tkeys]).to(rt.device)
+    except RuntimeError as e:
+        raise ModelError(f"model {name}: embeddings of different shapes cannot be compared ({e})") from None
+    try:
+        with torch.inference_mode():
+            s = call(model, "similarity", model.similarity, v.float(), t.float())
+    except ModelError:
+        if v.shape[1:] != t.shape[1:]:  # said plainly, not as "mat1 and mat2 shapes cannot be multiplied"
+            raise ModelError(f"model {name}: text embeddings are {_width(t)} wide but video embeddings are "
+                             f"{_width(v)} wide; encode_texts and encode_videos must agree") from None
+        raise
+    s = checked(s, len(vkeys), model, "similarity", f"scoring videos {start + 1}-{start + len(vkeys)}")
+    if tuple(s.shape) != (len(vkeys), len(tkeys)):
+        raise ModelError(f"model {name}: similarity returned shape {tuple(s.shape)} for "
+                         f"{len(vkeys)} videos x {len(tkeys)} texts")
+    return s.numpy()
+
+
 def scores_dual(model: Any, plan: Plan, store: dict[str, torch.Tensor], blind: bool,
                  rt: Runtime) -> dict[str, tuple[float, float]]:
     """(s_true, s_foil) per probe id from the video and text embeddings, in float32."""
@@ -45,27 +70,10 @@ def scores_dual(model: Any, plan: Plan, store: dict[str, torch.Tensor], blind: b
             by_view[v].add(t)
     sims: dict[tuple[str, str], float] = {}
     views = sorted(by_view)
-    name = getattr(model, "name", type(model).__name__)
     for start in range(0, len(views), SIMILARITY_CHUNK):
         chunk = views[start : start + SIMILARITY_CHUNK]
         tkeys = sorted(set().union(*(by_view[v] for v in chunk)))
-        try:
-            v = torch.stack([store[k] for k in chunk]).to(rt.device)
-            t = torch.stack([store[k] for k in tkeys]).to(rt.device)
-        except RuntimeError as e:
-            raise ModelError(f"model {name}: embeddings of different shapes cannot be compared ({e})") from None
-        try:
-            with torch.inference_mode():
-                s = call(model, "similarity", model.similarity, v.float(), t.float())
-        except ModelError:
-            if v.shape[1:] != t.shape[1:]:  # said plainly, not as "mat1 and mat2 shapes cannot be multiplied"
-                raise ModelError(f"model {name}: text embeddings are {_width(t)} wide but video embeddings are "
-                                 f"{_width(v)} wide; encode_texts and encode_videos must agree") from None
-            raise
-        s = checked(s, len(chunk), model, "similarity", f"scoring videos {start + 1}-{start + len(chunk)}")
-        if tuple(s.shape) != (len(chunk), len(tkeys)):
-            raise ModelError(f"model {name}: similarity returned shape {tuple(s.shape)} for "
-                             f"{len(chunk)} videos x {len(tkeys)} texts")
+        s = similarity_block(model, chunk, tkeys, store, rt, start)
         col = {k: j for j, k in enumerate(tkeys)}
         for i, vk in enumerate(chunk):
             for tk in by_view[vk]:
