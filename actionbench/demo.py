@@ -24,7 +24,7 @@ from actionbench.tables import print_table
 
 DEMO_SETS = ("ssv2-val", "ego4d-val")  # a Table-1 row needs both datasets
 CLIP_SUBSET = 160  # random-init ViT-B-32 on CPU: a deterministic subset keeps the demo within minutes
-RUNS, SUBSET_RUNS = "runs", "subset-runs"
+RUNS, SUBSET_RUNS, DOWNSTREAM_RUNS = "runs", "subset-runs", "downstream-runs"
 LEADERBOARD_FILES = ("leaderboard.md", "leaderboard.html")
 DOWNSTREAM_FILE = "downstream.md"
 DOWNSTREAM_EVAL_SETS = ("ssv2_label-val", "ssv2_template-val", "nextqa-val")
@@ -111,22 +111,31 @@ def build_mini_downstream(out: Path, console: Console) -> dict[str, tuple[Path, 
 
 class DownstreamDemo:
     """What the demo hands a training plug-in for the downstream tasks: the mini downstream sets, and `evaluate`,
-    which scores (row label, model, model args) on the validation sets and keeps each row's result cells for the
-    demo's downstream table. The plug-in records its stage's time in `seconds`."""
+    which scores (run name, row label, model, model args) on the validation sets through the harness (bundles under
+    `downstream-runs/`) and keeps each row's result cells for the demo's downstream table. The plug-in records its
+    stage's time in `seconds`."""
 
     def __init__(self, sets: dict[str, tuple[Path, Path]], out: Path, console: Console) -> None:
         self.sets, self.out, self.console = sets, out, console
         self.rows: list[tuple[str, dict[str, dict[str, Any]]]] = []
+        self.bundles: list[Path] = []
         self.seconds: float | None = None
 
-    def evaluate(self, rows: list[tuple[str, str, dict[str, Any]]]) -> None:
-        for label, model, args in rows:
-            cells = {}
-            for name in DOWNSTREAM_EVAL_SETS:
-                folder, videos = self.sets[name]
-                cell, _ = score_downstream(model, args, folder, videos)
-                cells[name.rsplit("-", 1)[0]] = cell
-            self.rows.append((label, cells))
+    def evaluate(self, rows: list[tuple[str, str, str, dict[str, Any]]]) -> list[Path]:
+        from actionbench.runner import evaluate
+
+        folders = [self.sets[name][0] for name in DOWNSTREAM_EVAL_SETS]
+        videos = [self.sets[name][1] for name in DOWNSTREAM_EVAL_SETS]
+        bundles = []
+        for name, label, model, args in rows:
+            bundle = self.out / DOWNSTREAM_RUNS / run_folder(name)
+            results, _ = evaluate(model, folders, videos, model_args=args,
+                                  out=bundle, progress=True, cache=self.out / "cache",
+                                  command=f"actionbench demo ({name})")  # fmt: skip
+            self.rows.append((label, {d: next(iter(by_task.values())) for d, by_task in results["downstream"].items()}))
+            bundles.append(bundle)
+        self.bundles += bundles
+        return bundles
 
     def write(self, files: list[Path]) -> Path:
         """Print the downstream table, write it to `downstream.md` and append it to the Markdown leaderboard."""
@@ -142,38 +151,6 @@ class DownstreamDemo:
             if f.suffix == ".md":
                 f.write_text(f.read_text(encoding="utf-8") + "\n" + text, encoding="utf-8")
         return path
-
-
-def score_downstream(model_name: str, model_args: dict[str, Any], set_folder: Path, videos: Path,
-                     bootstrap_size: int = 1000) -> tuple[dict[str, Any], list[dict[str, Any]]]:  # fmt: skip
-    """A model's result cell and prediction rows on a downstream set, from its logits computed here (every clip
-    once, every text once; a question's five texts against its clip)."""
-    import torch
-
-    from actionbench.datasets.downstream_set import DownstreamSet
-    from actionbench.downstream_metrics import score_qa_set, score_retrieval_set
-    from actionbench.models import create_model
-    from actionbench.video import FrameSpec, read_frames, resolve_video, to_model_input
-
-    model = create_model(model_name, model_args)
-    ds = DownstreamSet.load(set_folder)
-    pre, spec = model.preprocess, FrameSpec(num_frames=8)
-    with torch.no_grad():
-        vecs = []
-        for i in range(0, len(ds.clips), 64):
-            frames = []
-            for c in ds.clips[i : i + 64]:
-                f, _ = read_frames(resolve_video(videos, c.video), spec, c.start, c.end)
-                frames.append(to_model_input(f, pre.size, pre.mean, pre.std))
-            vecs.append(model.encode_videos(torch.stack(frames)))
-        video = torch.cat(vecs)
-        if ds.manifest.kind == "retrieval":
-            logits = model.similarity(video, model.encode_texts(ds.texts)) * getattr(model, "logit_scale", 1.0)
-            return score_retrieval_set(ds, logits.numpy(), bootstrap_size=bootstrap_size)
-        row = {c.clip_id: i for i, c in enumerate(ds.clips)}
-        scores = {it["item_id"]: model.similarity(video[row[it["clip_id"]]][None], model.encode_texts(it["texts"]))[0].tolist()
-                  for it in ds.items}  # fmt: skip
-        return score_qa_set(ds, scores, bootstrap_size=bootstrap_size)
 
 
 def run_folder(model: str) -> str:

@@ -177,7 +177,6 @@ def downstream_cmd(
     dataset: str = typer.Option(None, help="with --annotations: ssv2_label | ssv2_template | nextqa"),
     annotations: Path = typer.Option(None, help="the task's original train file (ssv2_ret_*_train.json, NExT-QA train.csv)"),
     video_map: Path = typer.Option(None, help="NExT-QA: map_vid_vidorID.json"),
-    video_ext: str = typer.Option(None, help="NExT-QA without a video map: videos are <video><ext>"),
     patcher: Path = typer.Option(None, help="the trained patcher it starts from (required for the fusers)"),
     backbone: str = typer.Option(None, help="without --patcher: mini | openclip | internvideo | clipvip | singularity"),
     backbone_checkpoint: Path = typer.Option(None, help="without --patcher: the backbone's weights"),
@@ -207,7 +206,7 @@ def downstream_cmd(
         if dataset not in RETRIEVAL + QUESTIONS:
             raise typer.BadParameter(f"no training recipe for {dataset!r}: --annotations needs --dataset "
                                      f"{', '.join(RETRIEVAL + QUESTIONS)}")
-        train_set = build(dataset, annotations, video_map=video_map, video_ext=video_ext, split="train").save(out / "train-set")
+        train_set = build(dataset, annotations, video_map=video_map, split="train").save(out / "train-set")
     from actionbench.datasets.downstream_set import DownstreamSet
 
     dataset = DownstreamSet.load(train_set).manifest.dataset

@@ -79,12 +79,13 @@ def run_downstream(story: Any, downstream: Any, *, out: Path, seed: int, console
     console.rule("Paxion: downstream models (SSv2-label-mini)")
     t0 = time.perf_counter()
     train, videos = downstream.sets["ssv2_label-train"]
-    rows: list[tuple[str, str, dict[str, Any]]] = [("Backbone (frozen mini)", "mini", {"checkpoint": str(story.backbone)})]
+    rows: list[tuple[str, str, str, dict[str, Any]]] = [
+        ("mini-downstream", "Backbone (frozen mini)", "mini", {"checkpoint": str(story.backbone)})]
     for label, head, entry, init in DOWNSTREAM_ROWS:
         result = train_downstream(head, train, videos, out / "paxion" / f"{head}-ssv2_label",
                                   mini_downstream_config(head, "ssv2_label", seed=seed), patcher=getattr(story, init)["ssv2"],
                                   cache_dir=out / "paxion" / "cache", decoded=story.decoded, progress=True)  # fmt: skip
-        rows.append((label, entry, {"checkpoint": str(result.checkpoint)}))
+        rows.append((f"{head}-mini-ssv2_label", label, entry, {"checkpoint": str(result.checkpoint)}))
     downstream.evaluate(rows)
     downstream.seconds = time.perf_counter() - t0
     console.print(f"downstream models trained and scored in {downstream.seconds:.0f} s", highlight=False)

@@ -117,3 +117,16 @@ def query_credits(rows: list[dict], direction: str, k: int = 1) -> list[dict]:
              "decision": hit_credit(r["above"], r["tied_wrong"], r["tied_right"], k)}
             for r in rows if r["direction"] == direction]  # fmt: skip
 
+
+
+def score_downstream(model: str, model_args: dict, set_folder: str | Path, videos: str | Path, out: str | Path
+                     ) -> tuple[dict, list[dict]]:  # fmt: skip
+    """A model's result cell and its prediction rows on one downstream set, through the harness (a bundle in
+    `out`)."""
+    from actionbench.files import read_jsonl
+    from actionbench.runner import evaluate
+
+    results, _ = evaluate(model, [set_folder], [videos], model_args=model_args, out=out, cache=False)
+    (cells,) = results["downstream"].values()
+    (cell,) = cells.values()
+    return cell, [row for _, row in read_jsonl(Path(out) / "predictions.jsonl")]

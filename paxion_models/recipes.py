@@ -235,8 +235,7 @@ def run_mini_downstream_claim(seed: int, out: Path, size: str = "default", progr
     from actionbench.datasets.mini_downstream import build_mini_downstream_sets
     from actionbench.demo import mini_probe_sets
     from actionbench.metrics import paired_bootstrap
-    from actionbench.demo import score_downstream
-    from paxion_models.downstream import mini_downstream_config, query_credits, train_downstream
+    from paxion_models.downstream import mini_downstream_config, query_credits, score_downstream, train_downstream
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -263,8 +262,10 @@ def run_mini_downstream_claim(seed: int, out: Path, size: str = "default", progr
                                   decoded=story.decoded, progress=progress)  # fmt: skip
         timings[f"paxion/{dataset}"] = time.perf_counter() - t
         val, videos = downstream[f"{dataset}-val"]
-        scored = {"mini": score_downstream("mini", backbone_args, val, videos),
-                  "paxion-mini": score_downstream("paxion-mini", {"checkpoint": str(result.checkpoint)}, val, videos)}
+        runs = out / "runs" / dataset
+        scored = {"mini": score_downstream("mini", backbone_args, val, videos, runs / "mini"),
+                  "paxion-mini": score_downstream("paxion-mini", {"checkpoint": str(result.checkpoint)}, val, videos,
+                                                  runs / "paxion-mini")}  # fmt: skip
         table[dataset] = {name: {k: cell[k] for k in ("r1_v2t", "r1_t2v", "r5_v2t", "r5_t2v")} | {"ci95": {
             k: cell["ci95"][k] for k in ("r1_v2t", "r1_t2v")}} for name, (cell, _) in scored.items()}  # fmt: skip
         for d, direction in DOWNSTREAM_CLAIMS:

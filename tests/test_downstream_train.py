@@ -43,6 +43,7 @@ def data(tmp_path_factory):
             choices.insert(k % 5, i.text)
             choices = choices[:5] if i.text in choices[:5] else [i.text, *choices[:4]]
             w.writerow([i.clip_id, "what happens", choices.index(i.text), 0, "TC", *choices, repr([i.antonym])])
+    (root / "map.json").write_text(json.dumps({i.clip_id: f"{i.clip_id}.mp4" for i in ts.items}))
     texts = ts.texts() + ["what happens? a red ball"]
     torch.manual_seed(0)
     backbone = MiniBackbone(MiniConfig(image_size=32, vocab=WordTokenizer.from_texts(texts).vocab))
@@ -50,7 +51,7 @@ def data(tmp_path_factory):
     kp = train_head(build_backbone("mini", checkpoint=str(ckpt)), [(probes, videos)], root / "kp",
                     TrainConfig(objectives="vtc,vac,atm", **FAST), progress=False).checkpoint  # fmt: skip
     sets = {"label": build("ssv2_label", root / "label.json", split="train").save(root / "label-set"),
-            "qa": build("nextqa", root / "qa.csv", video_ext=".mp4", split="train").save(root / "qa-set")}
+            "qa": build("nextqa", root / "qa.csv", video_map=root / "map.json", split="train").save(root / "qa-set")}
     return {"root": root, "videos": videos, "backbone": str(ckpt), "kp": kp, **sets}
 
 

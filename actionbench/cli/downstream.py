@@ -97,8 +97,6 @@ def build_downstream_command(
     out: Path = typer.Option(..., "--out", help="the downstream-set folder to write"),
     categories: Path | None = typer.Option(None, "--categories", help="moments_categories.txt (Moments-in-Time)"),
     video_map: Path | None = typer.Option(None, "--video-map", help="map_vid_vidorID.json (NExT-QA)"),
-    video_ext: str | None = typer.Option(None, "--video-ext", help="NExT-QA without a video map: videos are "
-                                         "<video><ext> under the videos root (e.g. .webm for the mini set)"),
     subset: Path | None = typer.Option(None, "--subset", help="NExT-QA: keep these <video>_<qid> ids (ATP-hard); "
                                        "the set is then nextqa_atp_hard"),
     split: str = typer.Option("val", "--split", help="the split the file holds (recorded)"),
@@ -106,7 +104,7 @@ def build_downstream_command(
     """Build a downstream set (clips, candidate texts, items, manifest) from a task's original annotations."""
     from actionbench.datasets import downstream_set
 
-    ds = downstream_set.build(dataset, annotations, categories=categories, video_map=video_map, video_ext=video_ext,
+    ds = downstream_set.build(dataset, annotations, categories=categories, video_map=video_map,
                               subset=subset, split=split)
     ds.save(out)
     counts = ", ".join(f"{k} {v}" for k, v in ds.manifest.counts.items())

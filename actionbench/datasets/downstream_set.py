@@ -171,12 +171,9 @@ def from_nextqa(questions: list[Question], video_paths: dict[str, str], *, datas
 
 
 def build(dataset: str, annotations: str | Path, *, categories: str | Path | None = None,
-          video_map: str | Path | None = None, video_ext: str | None = None, subset: str | Path | None = None,
-          split: str = "val") -> DownstreamSet:
-    """A downstream set from a task's original annotation file, read by its reader (`build-downstream`).
-
-    NExT-QA videos come from `video_map` (`map_vid_vidorID.json`), or, without one, are `<video><video_ext>`
-    directly under the videos root (the mini question set's `.webm` clips)."""
+          video_map: str | Path | None = None, subset: str | Path | None = None, split: str = "val") -> DownstreamSet:
+    """A downstream set from a task's original annotation file, read by its reader (`build-downstream`); NExT-QA
+    videos come from `video_map` (`map_vid_vidorID.json`)."""
     from actionbench.datasets import downstream as readers
     from actionbench.datasets import nextqa
 
@@ -192,18 +189,11 @@ def build(dataset: str, annotations: str | Path, *, categories: str | Path | Non
     if dataset != "nextqa":
         raise AnnotationError(f"unknown downstream dataset {dataset!r} (choose from "
                               f"{', '.join(d for d in DATASETS if d != 'nextqa_atp_hard')})")
-    if (video_map is None) == (video_ext is None):
-        raise AnnotationError("nextqa needs --video-map map_vid_vidorID.json (or, for videos named <video><ext> "
-                              "under the videos root, --video-ext)")
+    if video_map is None:
+        raise AnnotationError("nextqa needs --video-map map_vid_vidorID.json")
     questions = nextqa.read_nextqa(annotations)
-    sources = [annotations.name]
-    params: dict[str, Any] = {}
-    if video_map is not None:
-        paths = nextqa.read_video_map(video_map)
-        sources.append(Path(video_map).name)
-    else:
-        paths = {q.video: f"{q.video}{video_ext}" for q in questions}
-        params["video_ext"] = video_ext
+    sources = [annotations.name, Path(video_map).name]
+    paths = nextqa.read_video_map(video_map)
     if subset is not None:
         by_key = {q.key: q for q in questions}
         ids = nextqa.read_id_list(subset)
@@ -212,4 +202,4 @@ def build(dataset: str, annotations: str | Path, *, categories: str | Path | Non
             raise AnnotationError(f"{subset}: id {unknown[0]} is not a question of {annotations}")
         questions, dataset = [by_key[k] for k in ids], "nextqa_atp_hard"
         sources.append(Path(subset).name)
-    return from_nextqa(questions, paths, dataset=dataset, split=split, sources=sources, parameters=params)
+    return from_nextqa(questions, paths, dataset=dataset, split=split, sources=sources, parameters={})

@@ -139,18 +139,18 @@ MINI_SETS = {
 def build_mini_downstream_sets(mini_root: str | Path, out: str | Path) -> dict[str, tuple[Path, Path]]:
     """The mini downstream files (under `out/files`) and their downstream sets (under `out/<dataset>-<split>`,
     built once): {"ssv2_label-val" | ... | "nextqa-train": (set folder, videos root)}. The question set's videos
-    are the mini clips themselves (`<clip id>.webm`)."""
+    are the mini clips themselves (`nextqa/map_vid_vidorID.json`)."""
     from actionbench.datasets.downstream_set import build
 
     out = Path(out)
     videos = Path(mini_root) / "ssv2" / "videos"
-    if not all((out / "files" / f).is_file() for f in MINI_SETS.values()):
+    if not all((out / "files" / f).is_file() for f in (*MINI_SETS.values(), "nextqa/map_vid_vidorID.json")):
         write_mini_downstream(mini_root, out / "files")
     sets = {}
     for (dataset, split), name in MINI_SETS.items():
         folder = out / f"{dataset}-{split}"
         if not (folder / "manifest.json").is_file():
-            build(dataset, out / "files" / name, split=split, video_ext=".webm" if dataset == "nextqa" else None,
-                  ).save(folder)  # fmt: skip
+            video_map = out / "files" / "nextqa" / "map_vid_vidorID.json" if dataset == "nextqa" else None
+            build(dataset, out / "files" / name, split=split, video_map=video_map).save(folder)
         sets[f"{dataset}-{split}"] = (folder, videos)
     return sets
