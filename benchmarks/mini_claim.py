@@ -19,6 +19,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's packages
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _claims
+
+from _claims import finish_seed  # noqa: E402
 
 from paxion_models.recipes import RECIPES, run_mini_claim  # noqa: E402
 
@@ -55,10 +58,7 @@ def main() -> int:
             print(f"{name} per scene family (AA / VR): " + ", ".join(
                 f"{f} {t.get('action_antonym', float('nan')):.0f}/{t.get('video_reversal', float('nan')):.0f}"
                 for f, t in families.items()))  # fmt: skip
-        for c in report["claims"]:
-            print(f"  [{'pass' if c['ok'] else 'FAIL'}] {c['what']}: {c['detail']}")
-        print(f"seed {seed}: {'every criterion passes' if report['all_ok'] else 'a criterion FAILS'}", flush=True)
-        (args.out / "claims.json").write_text(json.dumps(reports, indent=2) + "\n")  # after each seed
+        finish_seed(report, reports, args.out)
     return 0 if all(r["all_ok"] for r in reports) else 1
 
 

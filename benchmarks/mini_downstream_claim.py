@@ -20,6 +20,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's packages
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _claims
+
+from _claims import finish_seed  # noqa: E402
 
 from paxion_models.recipes import run_mini_downstream_claim  # noqa: E402
 
@@ -49,10 +52,7 @@ def main() -> int:
         for dataset, models in report["recall"].items():
             for name, cell in models.items():
                 print(f"{dataset:16s} {LABELS[name]:36s} {_figure(cell, 'r1_v2t'):>20s} {_figure(cell, 'r1_t2v'):>20s}")
-        for c in report["claims"]:
-            print(f"  [{'pass' if c['ok'] else 'FAIL'}] {c['what']}: {c['detail']}")
-        print(f"seed {seed}: {'every criterion passes' if report['all_ok'] else 'a criterion FAILS'}", flush=True)
-        (args.out / "claims.json").write_text(json.dumps(reports, indent=2) + "\n")  # after each seed
+        finish_seed(report, reports, args.out)
     return 0 if all(r["all_ok"] for r in reports) else 1
 
 

@@ -230,7 +230,7 @@ def downstream_cmd(
     from paxion_models.registry import ENTRIES, patcher_loss
 
     config = load_checkpoint(result.checkpoint)[1]
-    entry = next(e for e, (v, _, objs) in ENTRIES.items() 
+    entry = next(e for e, (v, _, objs) in ENTRIES.items()
                  if v == config["variant"] and (objs is None or sorted(objs) == sorted(patcher_loss(config))))
     rows = {"checkpoint": result.checkpoint, "score it with": f"--model {entry}-{config['backbone']['name']} --checkpoint CHECKPOINT",
             "trainable parameters": f"{result.trainable_params:,}", "steps": result.steps,

@@ -235,7 +235,12 @@ def run_mini_downstream_claim(seed: int, out: Path, size: str = "default", progr
     from actionbench.datasets.mini_downstream import build_mini_downstream_sets
     from actionbench.demo import mini_probe_sets
     from actionbench.metrics import paired_bootstrap
-    from paxion_models.downstream import mini_downstream_config, query_credits, score_downstream, train_downstream
+    from paxion_models.downstream import (
+        mini_downstream_config,
+        query_credits,
+        score_downstream,
+        train_downstream,
+    )
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

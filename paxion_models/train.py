@@ -24,8 +24,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from actionbench.ids import stable_hash
 from actionbench.datasets.downstream_set import DownstreamSet
+from actionbench.ids import stable_hash
 from actionbench.probes.schema import ProbeSet
 from actionbench.runner import runtime
 from actionbench.video import FrameSpec
