@@ -12,7 +12,6 @@ intervals and pass/fail, writes `claims.json`; exits 1 when a criterion fails.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's packages
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _claims
 
-from _claims import finish_seed  # noqa: E402
+from _claims import finish_seed, seed_parser  # noqa: E402
 
 from paxion_models.recipes import run_mini_downstream_claim  # noqa: E402
 
@@ -35,13 +34,7 @@ def _figure(cell: dict, key: str) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--out", type=Path, default=Path("/tmp/paxion-mini-downstream-claim"))
-    parser.add_argument("--size", default="default")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--quiet", action="store_true")
-    args = parser.parse_args()
+    args = seed_parser(__doc__, "/tmp/paxion-mini-downstream-claim").parse_args()
     torch.set_num_threads(args.threads)
     reports = []
     for seed in args.seeds:
