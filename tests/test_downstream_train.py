@@ -211,3 +211,18 @@ def test_the_demos_downstream_stage_trains_scores_and_writes_its_table(tmp_path,
                                                              "| Patch-and-Fuse [VTC+DVDM]"]  # fmt: skip
     assert "label R@1 v2t" in lines[0] and "QA T" in lines[0] and all(c.strip() != "-" for c in lines[1].split(" | ")[1:])
     assert table in (tmp_path / "leaderboard.md").read_text()
+
+
+def test_query_credits_feed_the_paired_bootstrap_per_query():
+    from actionbench.metrics import paired_bootstrap
+    from paxion_models.downstream import query_credits
+
+    def rows(above):  # one v2t row per query; query q is a hit at 1 when nothing wrong ranks above it
+        return [{"direction": "v2t", "query": f"v{q}", "above": a, "tied_wrong": 0, "tied_right": 1}
+                for q, a in enumerate(above)] + [{"direction": "t2v", "query": "t0", "above": 0, "tied_wrong": 1,
+                                                  "tied_right": 1}]  # fmt: skip
+    better, worse = query_credits(rows([0] * 30), "v2t"), query_credits(rows([0] * 10 + [3] * 20), "v2t")
+    assert [r["decision"] for r in worse[9:11]] == [1.0, 0.0] and len(better) == 30
+    assert query_credits(rows([0]), "t2v")[0]["decision"] == 0.5  # a tie with one wrong text: half a hit
+    cmp = paired_bootstrap(better, worse, seed=0)
+    assert cmp["diff"] == pytest.approx(100 * 20 / 30) and cmp["ci95"][0] > 0
