@@ -107,6 +107,9 @@ def downstream_training_set(ds: DownstreamSet, videos_root: str | Path, require_
         padded = tuple(pad_antonym_choices(list(texts), answer, list(antonyms), len(texts))) if antonyms is not None else None
         items.append(TrainItem(clip.clip_id, path, clip.start, clip.end, texts[answer], None, choices=texts,
                                answer=answer, antonym_choices=padded))  # fmt: skip
+    # In clip-id order, as a probe set holds its clips: a retrieval set over the clips a patcher trained on then has
+    # the patcher run's item list, and reuses its cached frozen features (`--cache-features`).
+    items.sort(key=lambda i: i.clip_id)  # stable: a clip's questions keep their order
     if not items:
         reasons = ", ".join(f"{n} {r}" for r, n in skipped.items()) or "an empty set"
         raise TrainingDataError(f"no training items in downstream set {ds.set_id} ({ds.manifest.dataset}: {reasons})")

@@ -33,7 +33,7 @@ def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("downstream-train")
     probes, videos = make_split(root, "train", 16, seed=0)
     ts = load_training_set([(probes, videos)])
-    label = [{"video": f"{i.clip_id}.mp4", "caption": i.text} for i in ts.items]
+    label = [{"video": f"{i.clip_id}.mp4", "caption": i.text} for i in reversed(ts.items)]  # not in clip order
     (root / "label.json").write_text(json.dumps(label))
     with open(root / "qa.csv", "w", newline="") as f:
         w = csv.writer(f)
@@ -114,6 +114,17 @@ def test_patch_and_fuse_trains_fuser_and_patcher_and_never_the_backbone(data, tm
     config = load_checkpoint(result.checkpoint)[1]
     assert config["downstream"] == "ssv2_label" and config["patcher_init"]["objectives"] == ["vtc", "vac", "atm"]
     assert config["train"]["positives"] == "caption" and config["trained_on"][0]["set_id"]
+
+
+def test_a_label_set_over_the_patchers_clips_reuses_its_cached_features(data):
+    from actionbench.datasets.downstream_set import DownstreamSet
+    from paxion_models.data import downstream_training_set
+
+    label = downstream_training_set(DownstreamSet.load(data["label"]), data["videos"]).items
+    probes = load_training_set([(data["root"] / "probes-train", data["videos"])]).items
+    assert [(i.clip_id, i.video, i.start, i.end) for i in label] == [(i.clip_id, i.video, i.start, i.end) for i in probes]
+    qa = downstream_training_set(DownstreamSet.load(data["qa"]), data["videos"]).items
+    assert all(len(i.choices) == 5 and len(i.antonym_choices) == 5 and i.text == i.choices[i.answer] for i in qa)
 
 
 def test_side_tuning_learns_its_mix_and_kp_fine_tuning_starts_from_the_patcher(data, tmp_path):
