@@ -74,16 +74,20 @@ def run_downstream(story: Any, downstream: Any, *, out: Path, seed: int, console
     zero-shot, as the paper scores Temporal-SSv2 and Moments-in-Time)."""
     import time
 
+    from paxion_models.backbones import build_backbone
     from paxion_models.downstream import mini_downstream_config, train_downstream
 
     console.rule("Paxion: downstream models (SSv2-label-mini)")
     t0 = time.perf_counter()
     train, videos = downstream.sets["ssv2_label-train"]
+    # the backbone object the patchers trained with (same weights, same arguments): their cached features serve
+    backbone = build_backbone("mini", checkpoint=str(story.backbone))
     rows: list[tuple[str, str, str, dict[str, Any]]] = [
         ("mini-downstream", "Backbone (frozen mini)", "mini", {"checkpoint": str(story.backbone)})]
     for label, head, entry, init in DOWNSTREAM_ROWS:
         result = train_downstream(head, train, videos, out / "paxion" / f"{head}-ssv2_label",
-                                  mini_downstream_config(head, "ssv2_label", seed=seed), patcher=getattr(story, init)["ssv2"],
+                                  mini_downstream_config(head, "ssv2_label", seed=seed), backbone=backbone,
+                                  patcher=getattr(story, init)["ssv2"],
                                   cache_dir=out / "paxion" / "cache", decoded=story.decoded, progress=True)  # fmt: skip
         rows.append((f"{head}-mini-ssv2_label", label, entry, {"checkpoint": str(result.checkpoint)}))
     downstream.evaluate(rows)

@@ -235,6 +235,7 @@ def run_mini_downstream_claim(seed: int, out: Path, size: str = "default", progr
     from actionbench.datasets.mini_downstream import build_mini_downstream_sets
     from actionbench.demo import mini_probe_sets
     from actionbench.metrics import paired_bootstrap
+    from paxion_models.backbones import build_backbone
     from paxion_models.downstream import (
         mini_downstream_config,
         query_credits,
@@ -256,6 +257,7 @@ def run_mini_downstream_claim(seed: int, out: Path, size: str = "default", progr
                              kinds=("kp-dvdm",))  # fmt: skip
     timings["backbone+patcher"] = time.perf_counter() - t
     backbone_args = {"checkpoint": str(story.backbone)}
+    backbone = build_backbone("mini", **backbone_args)  # as the patcher trained with: its cached features serve
     table: dict[str, dict] = {}
     claims = []
     for dataset in dict.fromkeys(d for d, _ in DOWNSTREAM_CLAIMS):
@@ -263,7 +265,7 @@ def run_mini_downstream_claim(seed: int, out: Path, size: str = "default", progr
         train, videos = downstream[f"{dataset}-train"]
         result = train_downstream("patch-and-fuse", train, videos, out / "models" / f"paxion-{dataset}",
                                   mini_downstream_config("patch-and-fuse", dataset, seed=seed),
-                                  patcher=story.kp_dvdm["ssv2"], cache_dir=out / "models" / "cache",
+                                  backbone=backbone, patcher=story.kp_dvdm["ssv2"], cache_dir=out / "models" / "cache",
                                   decoded=story.decoded, progress=progress)  # fmt: skip
         timings[f"paxion/{dataset}"] = time.perf_counter() - t
         val, videos = downstream[f"{dataset}-val"]
