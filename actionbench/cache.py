@@ -37,13 +37,18 @@ def default_cache_dir() -> Path:
 class EmbeddingCache:
     """Committed model outputs of one namespace; `root=None` keeps nothing on disk."""
 
-    def __init__(self, root: str | Path | None, namespace: dict[str, Any], rank: int = 0) -> None:
+    def __init__(self, root: str | Path | None, namespace: dict[str, Any], rank: int = 0,
+                 texts: EmbeddingCache | None = None) -> None:
         self.namespace = namespace
+        # Text embeddings kept in another namespace: a control's texts are its wrapped model's (`text_model`), so
+        # the control and the model share them. Text rows are read from and committed to it.
+        self.texts = texts
         self.key = stable_hash(namespace, length=24)
         self.rank = rank
         self.dir = None if root is None else Path(root) / self.key
         self._entries: dict[str, torch.Tensor] = {}
         self._extra: dict[str, Any] = {}
+        self._text_keys: set[str] = set()  # the keys of text rows (what another namespace may borrow)
         self._serial = 0
         self.hits = 0  # entries served from the cache (so a run can say how many it did not compute)
         self.ignored: list[str] = []  # unreadable batch files, with the reason (left in place, not trusted)
@@ -91,26 +96,37 @@ class EmbeddingCache:
             for i, key in enumerate(keys):
                 if not finite[i]:
                     continue
+                if path.name.startswith("text-"):
+                    self._text_keys.add(key)
                 self._entries[key] = rows[i]
                 if extra is not None:
                     self._extra[key] = extra[i]
 
+    def _borrowed(self, key: str) -> bool:
+        """A text row kept in the text namespace (only its text rows are read: its videos are another model's)."""
+        return self.texts is not None and key not in self._entries and key in self.texts._text_keys
+
     def __contains__(self, key: str) -> bool:
-        return key in self._entries
+        return key in self._entries or self._borrowed(key)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._entries) + (0 if self.texts is None else len(self.texts._text_keys - set(self._entries)))
 
     def get(self, key: str) -> torch.Tensor:
+        if self._borrowed(key):
+            return self.texts.get(key)
         self.hits += 1
         return self._entries[key]
 
     def extra(self, key: str) -> Any:
         """The per-row note stored with an entry (e.g. the decoder that produced a video embedding)."""
+        if self._borrowed(key):
+            return self.texts.extra(key)
         return self._extra.get(key)
 
     def items(self) -> dict[str, torch.Tensor]:
-        return dict(self._entries)
+        borrowed = {} if self.texts is None else {k: self.texts._entries[k] for k in self.texts._text_keys}
+        return {**borrowed, **self._entries}
 
     # ------------------------------------------------------------------------------------------ writing
 
@@ -120,9 +136,14 @@ class EmbeddingCache:
 
         if kind not in KINDS:
             raise ValueError(f"unknown cache kind {kind!r}")
+        if kind == "text" and self.texts is not None:
+            self.texts.commit(kind, keys, rows, extra)
+            return
         if len(keys) != rows.shape[0]:
             raise ValueError(f"{len(keys)} keys for {rows.shape[0]} rows")
         rows = rows.detach().to("cpu", torch.float32).contiguous()
+        if kind == "text":
+            self._text_keys.update(keys)
         for i, key in enumerate(keys):
             self._entries[key] = rows[i]
             if extra is not None:

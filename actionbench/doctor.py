@@ -1,4 +1,5 @@
-"""`doctor`: every video a probe set references exists and decodes (mmaction2's check_videos, for probe sets)."""
+"""`doctor`: every video a probe set (or downstream set) references exists and decodes (mmaction2's check_videos,
+for probe sets)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from actionbench.datasets.downstream_set import DownstreamSet, is_downstream_folder
 from actionbench.probes.schema import ProbeSet
 from actionbench.video import FrameSpec, VideoError, decoder_name, read_frames, resolve_video
 
@@ -25,8 +27,8 @@ class DoctorReport:
 
 
 def check_videos(probes: str | Path, videos_root: str | Path, *, workers: int = 2, progress=None) -> DoctorReport:
-    """Decode the sampled frames of every clip of a probe set; collect the ones that fail."""
-    ps = ProbeSet.load(probes)
+    """Decode the sampled frames of every clip of a probe set or downstream set; collect the ones that fail."""
+    ps = DownstreamSet.load(probes) if is_downstream_folder(probes) else ProbeSet.load(probes)
     spec = FrameSpec()
     root = Path(videos_root)
 

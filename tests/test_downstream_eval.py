@@ -126,6 +126,12 @@ def test_every_downstream_task_runs_through_eval_decodes_once_and_validates(sets
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_doctor_checks_a_downstream_sets_videos(sets):
+    import actionbench.cli.probes  # noqa: F401  (registers doctor)
+
+    assert "all 22 videos decode" in cli("doctor", "--probes", sets["qa"], "--videos", sets["videos"])
+
+
 def test_a_run_mixes_probe_sets_and_downstream_sets(sets, tmp_path):
     probes, videos = make_suite(tmp_path / "suite", n_clips=4)
     results, frame = evaluate(f"clip:{sets['config']}", [probes, sets["label"]], [videos, sets["videos"]],
@@ -133,6 +139,9 @@ def test_a_run_mixes_probe_sets_and_downstream_sets(sets, tmp_path):
     assert len(frame) == 12 and set(results["results"]) == {"ssv2"} and set(results["downstream"]) == {"ssv2_label"}
     alone, _ = run(sets, ["label"])
     assert results["downstream"] == alone["downstream"]  # a set scores the same with or without other sets
+    limited, frame = evaluate(f"clip:{sets['config']}", [probes, sets["label"]], [videos, sets["videos"]],
+                              cache=False, bootstrap_size=200, limit=5)
+    assert len(frame) == 5 and limited["downstream"] == alone["downstream"]  # --limit: probes only
     proc = subprocess.run([sys.executable, "-m", "actionbench", "leaderboard", "validate", str(tmp_path / "mixed"),
                            "--probes", str(probes), "--probes", str(sets["label"])], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -268,7 +277,7 @@ def test_scoring_options_and_model_kinds_are_checked_with_one_line(sets, tmp_pat
         run(sets, ["label", "qa"], method="two_step_independent", backbone=model)
     with pytest.raises(InputError, match="scores probes by id"):
         run(sets, ["qa"], model="chance")
-    with pytest.raises(InputError, match="--limit takes a subset of probes"):
+    with pytest.raises(InputError, match="--limit takes a subset of the probes of probe sets; downstream sets are "):
         run(sets, ["qa"], limit=3)
     cross = CountingCross(str(sets["config"]))
     with pytest.raises(InputError, match=r"cross-encoder: retrieval on ssv2_label means scoring 484 \(video, text\) "

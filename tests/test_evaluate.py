@@ -385,3 +385,32 @@ def test_the_package_level_evaluate_stays_callable_after_the_submodule_is_import
 
     assert callable(actionbench.evaluate)
     assert not hasattr(actionbench, "__getattr__")
+
+
+def test_a_control_reuses_its_models_cached_texts_and_gives_bit_identical_results(suite, tmp_path, monkeypatch):
+    from actionbench.models.registry import create_model
+
+    probes, videos, config = suite
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("AB_CALL_LOG", str(log))
+    model, args = f"{HERE.parent / '_evalkit.py'}:counting_clip", {"config": str(config)}
+    run(model, suite, tmp_path, args=args, cache=tmp_path / "cache")
+    assert sum(n for k, n in calls(log) if k == "text") == n_texts(probes)
+    frames = {}
+    for control in ("first-frame", "last-frame", "blind"):
+        log.unlink()
+        results, shared = frames[control] = run(f"{control}:{model}", suite, tmp_path, args=args,
+                                                cache=tmp_path / "cache")
+        assert not any(k == "text" for k, _ in calls(log))  # every text from the model's own cache namespace
+        assert any(k == "video" for k, _ in calls(log))  # the control's views are its own
+        _, alone = run(f"{control}:{model}", suite, tmp_path, args=args, cache=False)
+        pd.testing.assert_frame_equal(shared, alone)  # bit-identical
+        assert results["run"]["cache_hits"] == n_texts(probes)
+    # blind: is order-invariant by construction: not checked on clips, with the result the check gives
+    results, shared = frames["blind"]
+    assert results["run"]["order_check"] == "by construction" and results["temporally_blind"]
+    checked = create_model(f"blind:{model}", args)
+    del checked.order_invariant_by_construction  # checked on clips, as any declared order_invariant
+    again, frame = run(checked, suite, tmp_path, cache=False)
+    assert again["run"]["order_check"] == "passed" and again["temporally_blind"]
+    pd.testing.assert_frame_equal(frame, shared)

@@ -43,7 +43,8 @@ def eval_command(
     batch_size: int = typer.Option(16, "--batch-size", help="videos per model call"),
     workers: int = typer.Option(min(8, os.cpu_count() or 1), "--workers", help="decoding processes (0 = inline)"),
     ties: str = typer.Option("half", "--ties", help="tie policy: half, strict (AA/OR only) or paper"),
-    limit: int | None = typer.Option(None, "--limit", help="score a fixed subset of N probes (by probe-id hash)"),
+    limit: int | None = typer.Option(None, "--limit", help="score a fixed subset of N probes (by probe-id hash); "
+                                     "downstream sets are scored whole"),
     allow_missing: bool = typer.Option(False, "--allow-missing", help="exit 0 even if some videos are missing"),
     cache: Path | None = typer.Option(None, "--cache", help="embedding cache folder (default ~/.cache/actionbench)"),
     no_cache: bool = typer.Option(False, "--no-cache", help="keep no embeddings on disk"),

@@ -169,7 +169,7 @@ def mini_data_cmd(
 
 @app.command("doctor")
 def doctor_cmd(
-    probes: list[Path] = typer.Option(..., help="probe-set folder(s)"),
+    probes: list[Path] = typer.Option(..., help="probe-set or downstream-set folder(s)"),
     videos: list[Path] = typer.Option(..., help="videos root(s), one per probe set (or one for all)"),
     workers: int = typer.Option(2),
 ) -> None:

@@ -83,28 +83,26 @@ class ProbeSetIndex:
     def load_downstream(self, set_id: str) -> DownstreamSet | None:
         """The downstream set whose files hash to `set_id`; None when no folder claims it; the first folder's
         error when every folder that claims it fails to load."""
-        first_error: InputError | None = None
-        for folder in self.downstream.get(set_id, []):
-            try:
-                return DownstreamSet.load(folder)
-            except InputError as e:
-                first_error = first_error or e
-        if first_error is not None:
-            raise ValidationError(one_line(first_error)) from None
-        return None
+        return _load_first(self.downstream.get(set_id, []), DownstreamSet.load, InputError)
 
     def load(self, probeset_id: str) -> ProbeSet | None:
         """The probe set whose files hash to `probeset_id`; None when no folder claims it; ProbeSetError when
         every folder that claims it fails to load (naming the first)."""
-        first_error: ProbeSetError | None = None
-        for folder in self.folders.get(probeset_id, []):
-            try:
-                return ProbeSet.load(folder)
-            except ProbeSetError as e:
-                first_error = first_error or e
-        if first_error is not None:
-            raise first_error
-        return None
+        return _load_first(self.folders.get(probeset_id, []), ProbeSet.load, ProbeSetError)
+
+
+def _load_first(folders: list[Path], load: Any, errors: type[Exception]) -> Any:
+    """The first of `folders` that `load` accepts; None when there is none; the first folder's error when every
+    one fails (a forged folder that claims an id does not hide the real one, nor its error)."""
+    first_error: Exception | None = None
+    for folder in folders:
+        try:
+            return load(folder)
+        except errors as e:
+            first_error = first_error or e
+    if first_error is not None:
+        raise first_error
+    return None
 
 
 def _set_id(folder: Path) -> str:

@@ -3,6 +3,11 @@
 - `first-frame:<model>` / `last-frame:<model>`: the first (last) sampled frame repeated over time. What a model
   gets from the start or end state alone; reversing the clip swaps the two, so they are not order-invariant.
 - `blind:<model>`: one constant grey video for every clip. What the text alone gives; order-invariant.
+
+A control of a dual encoder names its wrapped model as `text_model`: its text embeddings are that model's, so
+the runner reads and keeps them in that model's cache namespace (results unchanged, texts encoded once).
+`blind:` is order-invariant by construction (`order_invariant_by_construction`): the runner does not check it on
+clips (the check could only pass).
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ class _Control:
             "first-frame",
             "last-frame",
         )
+        if mode == "blind":  # one grey video whatever the clip: reversing it changes nothing, no need to check
+            self.order_invariant_by_construction = True
         if callable(getattr(inner, "score_probes", None)):
             self.score_probes = inner.score_probes  # chance stays chance under any control
         if getattr(inner, "details", None):
@@ -66,6 +73,9 @@ class _Control:
 class DualControl(_Control, VideoTextModel):
     def __init__(self, inner: Any, mode: str) -> None:
         self._wrap(inner, mode)
+        # Its texts are the wrapped model's, encoded by it: the runner caches them under that model's fingerprint,
+        # so a control row after its model's row encodes no text.
+        self.text_model = inner
 
     def encode_videos(self, frames: torch.Tensor) -> torch.Tensor:
         return self.inner.encode_videos(self._frames(frames))

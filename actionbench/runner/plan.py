@@ -160,7 +160,7 @@ def plan_suite(
     probesets: Sequence[ProbeSet | DownstreamSet], roots: Sequence[Path], limit: int | None = None
 ) -> Plan:
     """Every probe with its clip and decode unit, every downstream set with its clips' units; the unique units and
-    texts; the subset rule if limited (probe sets only: a downstream set is scored whole)."""
+    texts; the subset rule if limited (a subset of the probes; a downstream set is always scored whole)."""
     for root in roots:
         if not root.is_dir():
             raise ValueError(f"videos root {root} is not a folder")
@@ -170,9 +170,6 @@ def plan_suite(
     downstream: dict[str, SetPlan] = {}
     for ps, root in zip(probesets, roots, strict=True):
         if isinstance(ps, DownstreamSet):
-            if limit is not None:
-                raise InputError(f"--limit takes a subset of probes; downstream set {ps.set_id} "
-                                 f"({ps.manifest.dataset}) is scored whole: leave out --limit")
             if ps.manifest.dataset in downstream:
                 raise InputError(f"downstream sets {downstream[ps.manifest.dataset].ds.set_id} and {ps.set_id} are "
                                  f"both {ps.manifest.dataset}: one run scores one set per dataset")
@@ -190,6 +187,9 @@ def plan_suite(
             items.append(Item(probe, clip, _unit_of(units, root, clip)))
     subset = None
     if limit is not None:
+        if not any(isinstance(ps, ProbeSet) for ps in probesets):
+            raise InputError("--limit takes a subset of the probes of probe sets; downstream sets are always scored "
+                             "whole: leave out --limit")
         if limit < 1:
             raise ValueError(f"--limit must be at least 1, got {limit}")
         # The same N probes for every model: ranked by a hash of the probe id, never by file order.

@@ -202,7 +202,7 @@ def evaluate(
                 "decoders_used": dict(sorted(Counter(decoded.values()).items())),
                 "order_check": main.order_check,
                 "cache": None if main.store.dir is None else str(main.store.dir),
-                "cache_ignored": main.store.ignored + ([] if side is None else side.store.ignored),
+                "cache_ignored": [*main.ignored, *([] if side is None else side.ignored)],
                 "embeddings": main.needed,  # embeddings (or pair scores) the run needed ...
                 "cache_hits": main.from_cache,  # ... and how many of them came from the cache
                 **({} if side is None else {"backbone_embeddings": side.needed, "backbone_cache_hits": side.from_cache}),
@@ -252,11 +252,18 @@ class Encoded:
     from_cache: int
     order_check: str
 
+    @property
+    def ignored(self) -> list[str]:
+        """Cache files that could not be read (the text namespace's too)."""
+        return self.store.ignored + ([] if self.store.texts is None else self.store.texts.ignored)
+
 
 def _encode(model: Any, profile: ModelProfile, plan: Plan, rt: Any, spec: FrameSpec, cache: Any, *,
             batch_size: int, workers: int, progress: bool) -> Encoded:
     """Decode and encode what the plan needs of `model` (what its cache does not hold), then gather."""
     model_fingerprint = fingerprint(model)  # before moving: the same on every device and process
+    text_model = getattr(model, "text_model", None) if profile.kind == "dual" and not profile.by_probe else None
+    text_fingerprint = None if text_model is None else fingerprint(text_model)
     if callable(getattr(model, "to", None)):
         model = model.to(rt.device) or model
     set_eval(model)
@@ -267,10 +274,17 @@ def _encode(model: Any, profile: ModelProfile, plan: Plan, rt: Any, spec: FrameS
         cache_root = None  # the chance line has nothing worth keeping
     else:
         cache_root = default_cache_dir() if cache is None or cache is True else Path(cache)
-    store = EmbeddingCache(cache_root, namespace, rank=rt.rank)
+    text_store = None
+    if text_model is not None and cache_root is not None:  # a control: texts in its wrapped model's namespace
+        text_scoring = Scoring(text_model, "dual", False, False)
+        text_store = EmbeddingCache(cache_root, cache_namespace(text_scoring, text_fingerprint, spec, rt), rank=rt.rank)
+    store = EmbeddingCache(cache_root, namespace, rank=rt.rank, texts=text_store)
     order_check = "not declared"
     if scoring.declared and not scoring.by_probe and not plan.items:
         order_check = "not needed (no probes)"  # only Video Reversal asks whether frame order matters
+    elif scoring.declared and not scoring.by_probe and getattr(model, "order_invariant_by_construction", False):
+        scoring.blind = True  # blind: shows one grey video whatever the clip: the check on clips could only pass
+        order_check = "by construction"
     elif scoring.declared and not scoring.by_probe:
         note = check_order_invariance(model, scoring.kind, plan, spec, rt, store)
         scoring.blind = bool(note["passed"]) or not any(u.error is None for u in plan.units.values())
