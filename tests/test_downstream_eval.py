@@ -96,6 +96,7 @@ def validate(bundle: Path, sets) -> subprocess.CompletedProcess:
 # ------------------------------------------------------------------------------------------- end to end
 
 
+@pytest.mark.slow
 def test_every_downstream_task_runs_through_eval_decodes_once_and_validates(sets, tmp_path):
     out = tmp_path / "bundle"
     printed = cli("eval", "--model", f"clip:{sets['config']}", "--probes", sets["label"], "--probes",
@@ -218,6 +219,7 @@ def test_a_downstream_run_killed_by_sigkill_resumes_with_identical_results(sets,
 # ------------------------------------------------------------------------------------ scoring options
 
 
+@pytest.mark.slow
 def test_ensemble_and_two_step_are_recorded_and_use_the_backbones_logits(sets, tmp_path, monkeypatch):
     import actionbench.runner.downstream as rd
 

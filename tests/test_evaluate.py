@@ -387,6 +387,7 @@ def test_the_package_level_evaluate_stays_callable_after_the_submodule_is_import
     assert not hasattr(actionbench, "__getattr__")
 
 
+@pytest.mark.slow
 def test_a_control_reuses_its_models_cached_texts_and_gives_bit_identical_results(suite, tmp_path, monkeypatch):
     from actionbench.models.registry import create_model
 
