@@ -24,8 +24,10 @@ from actionbench.tables import print_table
 
 DEMO_SETS = ("ssv2-val", "ego4d-val")  # a Table-1 row needs both datasets
 CLIP_SUBSET = 160  # random-init ViT-B-32 on CPU: a deterministic subset keeps the demo within minutes
-RUNS, SUBSET_RUNS = "runs", "subset-runs"
+RUNS, SUBSET_RUNS, DOWNSTREAM_RUNS = "runs", "subset-runs", "downstream-runs"
 LEADERBOARD_FILES = ("leaderboard.md", "leaderboard.html")
+DOWNSTREAM_FILE = "downstream.md"
+DOWNSTREAM_EVAL_SETS = ("ssv2_label-val", "ssv2_template-val", "nextqa-val")
 
 
 def _paxion_stages():
@@ -94,6 +96,63 @@ def mini_probe_sets(data: Path, out: Path) -> dict[str, tuple[Path, Path]]:
     return sets
 
 
+def build_mini_downstream(out: Path, console: Console) -> dict[str, tuple[Path, Path]]:
+    """The mini downstream files and sets (SSv2-label / -template retrieval, the question set) from the mini
+    benchmark under `out/mini`; returns {"ssv2_label-train" | ... | "nextqa-val": (set folder, videos root)}."""
+    from actionbench.datasets.downstream_set import DownstreamSet
+    from actionbench.datasets.mini_downstream import build_mini_downstream_sets
+
+    dsets = build_mini_downstream_sets(out / "mini", out / "downstream")
+    console.print("mini downstream sets: " + ", ".join(
+        f"{name} {DownstreamSet.load(folder).manifest.counts['items']}" for name, (folder, _) in dsets.items()),
+        highlight=False)  # fmt: skip
+    return dsets
+
+
+class DownstreamDemo:
+    """What the demo hands a training plug-in for the downstream tasks: the mini downstream sets, and `evaluate`,
+    which scores (run name, row label, model, model args) on the validation sets through the harness (bundles under
+    `downstream-runs/`) and keeps each row's result cells for the demo's downstream table. The plug-in records its
+    stage's time in `seconds`."""
+
+    def __init__(self, sets: dict[str, tuple[Path, Path]], out: Path, console: Console) -> None:
+        self.sets, self.out, self.console = sets, out, console
+        self.rows: list[tuple[str, dict[str, dict[str, Any]]]] = []
+        self.bundles: list[Path] = []
+        self.seconds: float | None = None
+
+    def evaluate(self, rows: list[tuple[str, str, str, dict[str, Any]]]) -> list[Path]:
+        from actionbench.runner import evaluate
+
+        folders = [self.sets[name][0] for name in DOWNSTREAM_EVAL_SETS]
+        videos = [self.sets[name][1] for name in DOWNSTREAM_EVAL_SETS]
+        bundles = []
+        for name, label, model, args in rows:
+            bundle = self.out / DOWNSTREAM_RUNS / run_folder(name)
+            results, _ = evaluate(model, folders, videos, model_args=args,
+                                  out=bundle, progress=True, cache=self.out / "cache",
+                                  command=f"actionbench demo ({name})")  # fmt: skip
+            self.rows.append((label, {d: next(iter(by_task.values())) for d, by_task in results["downstream"].items()}))
+            bundles.append(bundle)
+        self.bundles += bundles
+        return bundles
+
+    def write(self, files: list[Path]) -> Path:
+        """Print the downstream table, write it to `downstream.md` and append it to the Markdown leaderboard."""
+        from actionbench.tables import downstream_table, to_markdown
+
+        table = downstream_table(self.rows, title="Mini downstream tasks (SSv2-label-mini / -template-mini retrieval, "
+                                 "the mini question set; %, 95% interval)")  # fmt: skip
+        print_table(self.console, table)
+        text = to_markdown(table)
+        path = self.out / DOWNSTREAM_FILE
+        path.write_text(text, encoding="utf-8")
+        for f in files:
+            if f.suffix == ".md":
+                f.write_text(f.read_text(encoding="utf-8") + "\n" + text, encoding="utf-8")
+        return path
+
+
 def run_folder(model: str) -> str:
     """A run folder's name for a model name: no colons (they break paths on some systems)."""
     return model.replace(":", "-").replace("/", "-").lower()
@@ -156,6 +215,7 @@ def run_demo(out: Path, *, seed: int = 0, size: str = "default", console: Consol
     clock = StageClock(console)
     with clock.stage("Mini benchmark and its probe sets"):
         sets = build_mini_probes(out, seed, size, console)
+        downstream = DownstreamDemo(build_mini_downstream(out, console), out, console)
 
     with clock.stage("Built-in models and controls"):
         rows = builtin_rows()
@@ -169,15 +229,22 @@ def run_demo(out: Path, *, seed: int = 0, size: str = "default", console: Consol
         console.print("paxion_models is not installed: skipping the training stages")
     else:
         with clock.stage("Paxion: mini backbone and Knowledge Patchers (train, then evaluate)"):
-            full += stages(out=out, sets=sets, seed=seed, console=console, evaluate_rows=evaluate_rows)
+            full += stages(out=out, sets=sets, seed=seed, console=console, evaluate_rows=evaluate_rows,
+                           downstream=downstream)
 
     with clock.stage("Leaderboard of the demo's complete runs"):
         files = write_leaderboard(full, out, console, [folder for folder, _ in sets.values()])
+        if downstream.rows:
+            files.append(downstream.write(files))
+    if downstream.seconds is not None:
+        console.print(f"(of the Paxion stage, the downstream models took {downstream.seconds:.0f} s: training and "
+                      "evaluation)", highlight=False)
     console.print(f"stage times: {clock.summary()}", highlight=False)
     for path in files:
         console.print(f"wrote {path.resolve()}", highlight=False, soft_wrap=True)
     console.print(f"(check the runs behind it: actionbench leaderboard validate {out / RUNS} --probes-root "
                   f"{out / 'probes'})", highlight=False, soft_wrap=True)
-    console.print(f"open the page in a browser: python -m webbrowser {files[-1].resolve().as_uri()}",
+    page = next(f for f in files if f.suffix == ".html")
+    console.print(f"open the page in a browser: python -m webbrowser {page.resolve().as_uri()}",
                   highlight=False, soft_wrap=True)
     return files

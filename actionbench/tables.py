@@ -178,3 +178,47 @@ def print_table(console: Console, table: Table) -> None:
         console.print(table)
     else:
         console.print(to_plain(table), end="", markup=False, highlight=False, soft_wrap=True)
+
+
+# (column header, downstream set, metric): the demo's downstream table (REFERENCE.md Table 2's columns, mini sets)
+DOWNSTREAM_COLUMNS = (
+    ("label R@1 v2t", "ssv2_label", "r1_v2t"), ("label R@5 v2t", "ssv2_label", "r5_v2t"),
+    ("label R@1 t2v", "ssv2_label", "r1_t2v"), ("label R@5 t2v", "ssv2_label", "r5_t2v"),
+    ("template R@1", "ssv2_template", "r1_v2t"), ("template R@5", "ssv2_template", "r5_v2t"),
+    ("QA all", "nextqa", "accuracy"), ("QA T", "nextqa", "accuracy_temporal"), ("QA D", "nextqa", "accuracy_descriptive"),
+)
+
+
+def downstream_table(rows: list[tuple[str, dict[str, dict[str, Any]]]], title: str = "Downstream tasks") -> Table:
+    """One row per model: recall (%) on the retrieval sets and accuracy (%) on the question set, each with its 95%
+    interval; `rows` = (model label, {downstream dataset: result cell})."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("model")
+    for header, _, _ in DOWNSTREAM_COLUMNS:
+        table.add_column(header, justify="right")
+    for label, cells in rows:
+        row: list[Any] = [label]
+        for _, dataset, metric in DOWNSTREAM_COLUMNS:
+            cell = cells.get(dataset)
+            if cell is None or metric not in cell:
+                row.append("-")
+                continue
+            lo, hi = cell["ci95"][metric]
+            row.append(Text.assemble(f"{cell[metric]:.1f} ", (f"({lo:.1f}-{hi:.1f})", "dim")))
+        table.add_row(*row)
+    return table
+
+
+def to_markdown(table: Table) -> str:
+    """The table as GitHub Markdown (title as a heading line, then the rows); `|` in a cell is escaped."""
+    headers, rows = table_rows(table)
+
+    def line(values: list[str]) -> str:
+        return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
+
+    out = [f"**{cell_text(table.title)}**", ""] if table.title else []
+    out += [line(headers), "|" + "|".join("---:" if c.justify == "right" else "---" for c in table.columns) + "|"]
+    out += [line(r) for r in rows]
+    if table.caption:
+        out += ["", cell_text(table.caption)]
+    return "\n".join(out) + "\n"

@@ -11,7 +11,6 @@ pass/fail. Prints a table and writes `claims.json`; exits 1 when a criterion fai
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -19,6 +18,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's packages
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _claims
+
+from _claims import finish_seed, seed_parser  # noqa: E402
 
 from actionbench.tasks import PROBE_TASKS as TASKS  # noqa: E402
 from paxion_models.recipes import RECIPES, run_mini_claim  # noqa: E402
@@ -29,15 +31,10 @@ def _figure(cell: dict | None) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--out", type=Path, default=Path("/tmp/paxion-mini-claim"))
-    parser.add_argument("--size", default="default")
+    parser = seed_parser(__doc__, "/tmp/paxion-mini-claim")
     parser.add_argument("--eval-set", default="ssv2-val")
     parser.add_argument("--recipe", default="per-dataset", choices=list(RECIPES),
                         help="the patchers' train splits: the evaluated dataset's (default) or both; the backbone always trains on both")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     reports = []
@@ -54,10 +51,7 @@ def main() -> int:
             print(f"{name} per scene family (AA / VR): " + ", ".join(
                 f"{f} {t.get('action_antonym', float('nan')):.0f}/{t.get('video_reversal', float('nan')):.0f}"
                 for f, t in families.items()))  # fmt: skip
-        for c in report["claims"]:
-            print(f"  [{'pass' if c['ok'] else 'FAIL'}] {c['what']}: {c['detail']}")
-        print(f"seed {seed}: {'every criterion passes' if report['all_ok'] else 'a criterion FAILS'}", flush=True)
-        (args.out / "claims.json").write_text(json.dumps(reports, indent=2) + "\n")  # after each seed
+        finish_seed(report, reports, args.out)
     return 0 if all(r["all_ok"] for r in reports) else 1
 
 

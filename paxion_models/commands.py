@@ -2,7 +2,9 @@
 
 - `train backbone --mini`: the mini benchmark's dual encoder;
 - `train patcher`: a Knowledge Patcher (Perceiver or Transformer) on a frozen backbone, VTC or VTC+DVDM;
-- `train fuser`: a Knowledge Fuser (or Side-Tuning) on a trained patcher.
+- `train fuser`: a Knowledge Fuser (or Side-Tuning) on a trained patcher;
+- `train downstream`: KP-Perceiver / KP-Transformer fine-tuning, Side-Tuning or Patch-and-Fuse on a downstream task's
+  train file (SSv2-label / -template retrieval: VTC; NExT-QA: the MC-QA loss), per REFERENCE.md §5.
 
 Training data is given as probe sets with their videos roots (`--probes DIR --videos DIR`, repeatable, paired),
 or as a mini-benchmark folder (`--data DIR`, its train splits). Under `torchrun` the commands train with DDP.
@@ -164,3 +166,75 @@ def fuser_cmd(
     cfg = dict(variant=kind, objectives=objectives, steps=steps, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                freeze_patcher=freeze_patcher, cache_features=cache_features, num_workers=num_workers, save_every=save_every)  # fmt: skip
     _train("fuser", cfg=cfg, patcher=patcher, data=data, probes=probes, videos=videos, out=out)
+
+
+@app.command("downstream")
+def downstream_cmd(
+    head: str = typer.Option(..., help="kp-perceiver-ft | kp-transformer-ft | side-tuning | patch-and-fuse"),
+    out: Path = typer.Option(..., help="output folder (checkpoint.safetensors, resume.pt)"),
+    videos: Path = typer.Option(..., help="the videos root of the train set"),
+    train_set: Path = typer.Option(None, "--set", help="a downstream-set folder (`actionbench build-downstream`)"),
+    dataset: str = typer.Option(None, help="with --annotations: ssv2_label | ssv2_template | nextqa"),
+    annotations: Path = typer.Option(None, help="the task's original train file (ssv2_ret_*_train.json, NExT-QA train.csv)"),
+    video_map: Path = typer.Option(None, help="NExT-QA: map_vid_vidorID.json"),
+    patcher: Path = typer.Option(None, help="the trained patcher it starts from (required for the fusers)"),
+    backbone: str = typer.Option(None, help="without --patcher: mini | openclip | internvideo | clipvip | singularity"),
+    backbone_checkpoint: Path = typer.Option(None, help="without --patcher: the backbone's weights"),
+    backbone_arg: list[str] = typer.Option(None, help="without --patcher: backbone argument key=value (repeatable)"),
+    vac: bool = typer.Option(False, help="NExT-QA: VAC's antonym choices as five more candidates"),
+    steps: int = typer.Option(None, help="training steps (default: the paper's epochs)"),
+    epochs: float = typer.Option(None, help="default: the paper's for this head and task"),
+    batch_size: int = typer.Option(None, help="default: the paper's (32 retrieval, 16 NExT-QA)"),
+    lr: float = typer.Option(1e-5),
+    warmup_steps: int = typer.Option(0),
+    seed: int = typer.Option(42),
+    cache_features: bool = typer.Option(False, help="encode every clip once with the frozen backbone"),
+    num_workers: int = typer.Option(0, help="decoding workers"),
+    save_every: int = typer.Option(0, help="steps between resumable checkpoints (0: at the end)"),
+) -> None:
+    """Train a model for a downstream task (Table 2) on its train set, from a trained patcher (resumes from
+    OUT/resume.pt when present). Score it with the registry entry of its head (--checkpoint)."""
+    from paxion_models.downstream import HEADS, QUESTIONS, RETRIEVAL, downstream_config, train_downstream
+
+    if head not in HEADS:
+        raise typer.BadParameter(f"--head {head!r}: choose from {', '.join(HEADS)}")
+    if (train_set is None) == (annotations is None):
+        raise typer.BadParameter("give the train data as --set DIR, or as --dataset NAME --annotations FILE")
+    if annotations is not None:
+        from actionbench.datasets.downstream_set import build
+
+        if dataset not in RETRIEVAL + QUESTIONS:
+            raise typer.BadParameter(f"no training recipe for {dataset!r}: --annotations needs --dataset "
+                                     f"{', '.join(RETRIEVAL + QUESTIONS)}")
+        train_set = build(dataset, annotations, video_map=video_map, split="train").save(out / "train-set")
+    from actionbench.datasets.downstream_set import DownstreamSet
+
+    dataset = DownstreamSet.load(train_set).manifest.dataset
+    overrides = {k: v for k, v in dict(steps=steps, epochs=epochs, batch_size=batch_size).items() if v is not None}
+    cfg = downstream_config(head, dataset, vac=vac, lr=lr, warmup_steps=warmup_steps, seed=seed,
+                            cache_features=cache_features, num_workers=num_workers, save_every=save_every, **overrides)  # fmt: skip
+    model = None
+    if patcher is None:
+        if backbone is None:
+            raise typer.BadParameter(f"{head} without --patcher needs --backbone")
+        from paxion_models.backbones import build_backbone
+
+        args = _parse_args(backbone_arg)
+        if backbone_checkpoint:
+            args["checkpoint"] = str(backbone_checkpoint)
+        model = build_backbone(backbone, **args)
+    result = train_downstream(head, train_set, videos, out, cfg, backbone=model, patcher=patcher,
+                              cache_dir=out / "cache" if cache_features else None)  # fmt: skip
+    last = result.history[-1] if result.history else {}
+    from paxion_models.checkpoints import load_checkpoint
+    from paxion_models.registry import ENTRIES, patcher_loss
+
+    config = load_checkpoint(result.checkpoint)[1]
+    entry = next(e for e, (v, _, objs) in ENTRIES.items()
+                 if v == config["variant"] and (objs is None or sorted(objs) == sorted(patcher_loss(config))))
+    rows = {"checkpoint": result.checkpoint, "score it with": f"--model {entry}-{config['backbone']['name']} --checkpoint CHECKPOINT",
+            "trainable parameters": f"{result.trainable_params:,}", "steps": result.steps,
+            "steps/s": f"{result.steps_per_second:.2f}"}  # fmt: skip
+    rows.update({k: f"{v:.3f}" for k, v in last.items() if k not in ("step", "lr")})
+    rows["skipped items"] = result.skipped or "none"
+    _summary(f"{head} on {dataset} [{cfg.objectives}]", rows)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from actionbench.datasets.downstream_set import DownstreamSet
 from actionbench.files import read_json
 from actionbench.ids import seeded_rng
 from actionbench.models import Preprocess
@@ -40,6 +41,11 @@ class TrainItem:
     text: str
     antonym: str | None
     state_change: bool = True  # ATM applies to this clip (see `load_state_change_flags`)
+    # A multiple-choice question (NExT-QA): its candidate texts ("question? choice"), the answer's index, and VAC's
+    # antonym candidates (already padded to the number of choices); None for a caption item.
+    choices: tuple[str, ...] | None = None
+    answer: int | None = None
+    antonym_choices: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -49,7 +55,8 @@ class TrainingSet:
 
     def texts(self) -> list[str]:
         """Every caption and antonym caption, once, sorted (the frozen text encoder runs on these once)."""
-        return sorted({t for i in self.items for t in (i.text, i.antonym) if t is not None})
+        return sorted({t for i in self.items for t in (i.text, i.antonym, *(i.choices or ()), *(i.antonym_choices or ()))
+                       if t is not None})
 
 
 def load_training_set(sources: list[tuple[str | Path, str | Path]], require_video: bool = True) -> TrainingSet:
@@ -74,6 +81,39 @@ def load_training_set(sources: list[tuple[str | Path, str | Path]], require_vide
     if not items:
         reasons = ", ".join(f"{n} {r}" for r, n in skipped.items()) or "empty probe sets"
         raise TrainingDataError(f"no training clips in {[str(p) for p, _ in sources]} ({reasons})")
+    return TrainingSet(items, skipped)
+
+
+def downstream_training_set(ds: DownstreamSet, videos_root: str | Path, require_video: bool = True) -> TrainingSet:
+    """The items of a downstream set (`actionbench build-downstream`, or `downstream_set.build`) as training items:
+    a retrieval set gives one (clip, its caption) per video; a question set one item per question, with its
+    candidate texts, its answer and, when the set has them, VAC's antonym candidates padded to five with copies
+    of the wrong answers."""
+    from paxion_models.losses import pad_antonym_choices
+
+    clips = {c.clip_id: c for c in ds.clips}
+    items: list[TrainItem] = []
+    skipped: Counter[str] = Counter()
+    for row in ds.items:
+        clip = clips[row["clip_id"]]
+        path = resolve_video(videos_root, clip.video)
+        if require_video and not path.is_file():
+            skipped["video missing"] += 1
+            continue
+        if ds.manifest.kind == "retrieval":
+            items.append(TrainItem(str(row["item_id"]), path, clip.start, clip.end, ds.texts[int(row["text_index"])], None))
+            continue
+        texts, answer = tuple(row["texts"]), int(row["answer"])
+        antonyms = row.get("antonym_texts")
+        padded = tuple(pad_antonym_choices(list(texts), answer, list(antonyms), len(texts))) if antonyms is not None else None
+        items.append(TrainItem(clip.clip_id, path, clip.start, clip.end, texts[answer], None, choices=texts,
+                               answer=answer, antonym_choices=padded))  # fmt: skip
+    # In clip-id order, as a probe set holds its clips: a retrieval set over the clips a patcher trained on then has
+    # the patcher run's item list, and reuses its cached frozen features (`--cache-features`).
+    items.sort(key=lambda i: i.clip_id)  # stable: a clip's questions keep their order
+    if not items:
+        reasons = ", ".join(f"{n} {r}" for r, n in skipped.items()) or "an empty set"
+        raise TrainingDataError(f"no training items in downstream set {ds.set_id} ({ds.manifest.dataset}: {reasons})")
     return TrainingSet(items, skipped)
 
 

@@ -26,8 +26,10 @@ def run_stages(
     seed: int,
     console: Console,
     evaluate_rows: Callable[..., list[Path]],
+    downstream: Any = None,
 ) -> list[Path]:
-    """Train, evaluate, and return the result-bundle folders for the leaderboard."""
+    """Train, evaluate, and return the result-bundle folders for the leaderboard. With `downstream` (the demo's
+    `DownstreamDemo`: mini downstream sets + `evaluate`), also the downstream stage (`run_downstream`)."""
     from paxion_models.recipes import PER_DATASET, train_mini_story
 
     console.rule("Paxion: mini backbone and Knowledge Patchers (one per dataset)")
@@ -55,7 +57,42 @@ def run_stages(
         patchers += [dataset] * len(mine)
     for order, (model, patcher, bundle) in enumerate(zip(models, patchers, bundles, strict=True)):
         write_submission(bundle, model, order, patcher)  # the story's order: backbone, its controls, each patcher, ...
+    if downstream is not None:
+        run_downstream(story, downstream, out=out, seed=seed, console=console)
     return bundles
+
+
+# (row label, downstream head, registry entry, the SSv2-mini patcher it starts from): the demo's downstream rows
+DOWNSTREAM_ROWS = (("KP-Perceiver FT [VTC]", "kp-perceiver-ft", "kp-perceiver-vtc-mini", "kp_vtc"),
+                   ("Patch-and-Fuse [VTC+DVDM]", "patch-and-fuse", "paxion-mini", "kp_dvdm"))  # fmt: skip
+
+
+def run_downstream(story: Any, downstream: Any, *, out: Path, seed: int, console: Console) -> None:
+    """The demo's downstream stage: KP-Perceiver FT [VTC] and Patch-and-Fuse, each from its SSv2-mini patcher, trained
+    on SSv2-label-mini's train file (the mini recipe, on the frozen features of the clips the backbone was trained
+    on), then they and the frozen backbone scored on the mini label, template and question sets (the last two
+    zero-shot, as the paper scores Temporal-SSv2 and Moments-in-Time)."""
+    import time
+
+    from paxion_models.backbones import build_backbone
+    from paxion_models.downstream import mini_downstream_config, train_downstream
+
+    console.rule("Paxion: downstream models (SSv2-label-mini)")
+    t0 = time.perf_counter()
+    train, videos = downstream.sets["ssv2_label-train"]
+    # the backbone object the patchers trained with (same weights, same arguments): their cached features serve
+    backbone = build_backbone("mini", checkpoint=str(story.backbone))
+    rows: list[tuple[str, str, str, dict[str, Any]]] = [
+        ("mini-downstream", "Backbone (frozen mini)", "mini", {"checkpoint": str(story.backbone)})]
+    for label, head, entry, init in DOWNSTREAM_ROWS:
+        result = train_downstream(head, train, videos, out / "paxion" / f"{head}-ssv2_label",
+                                  mini_downstream_config(head, "ssv2_label", seed=seed), backbone=backbone,
+                                  patcher=getattr(story, init)["ssv2"],
+                                  cache_dir=out / "paxion" / "cache", decoded=story.decoded, progress=True)  # fmt: skip
+        rows.append((f"{head}-mini-ssv2_label", label, entry, {"checkpoint": str(result.checkpoint)}))
+    downstream.evaluate(rows)
+    downstream.seconds = time.perf_counter() - t0
+    console.print(f"downstream models trained and scored in {downstream.seconds:.0f} s", highlight=False)
 
 
 METHODS = {"mini": ("Backbone", None), "kp-perceiver-vtc-mini": ("KP-Perceiver", "VTC"),

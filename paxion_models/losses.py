@@ -7,6 +7,12 @@ Notation: `video` `[B, Q, D]` (head outputs), `text` `[B, D]` (frozen backbone t
 - VAC: the batch's antonym texts are appended as extra negatives on the v2t side only (not a separate term).
 - ATM: per clip, a 2-way softmax over `[s(v, t), s(v_reversed, t)]`, target the original; weight 0.4;
   optionally only over state-change-salient clips (`atm_mask`).
+- MC-QA (NExT-QA): per question, a softmax over its five `question? answer` texts, target the answer; with VAC
+  the antonym choices, padded to five with copies of the wrong answers, are appended (ten candidates).
+
+VTC on downstream retrieval data may pass each clip's caption id (`caption_ids`): clips of the batch that share a
+caption are then all positives (uniform soft targets), not each other's negatives (SSv2-template has a few dozen
+captions, so a batch of 32 holds many repeats).
 
 Distributed training gathers the other ranks' video outputs WITH gradient (the original's `concat_all_gather`
 had none, so the t2v half of VTC trained only τ). With it, DDP on W ranks computes the same loss and the same
@@ -25,7 +31,7 @@ from torch import nn
 
 from paxion_models.patcher import max_cosine
 
-OBJECTIVES = ("vtc", "vac", "atm")
+OBJECTIVES = ("vtc", "vac", "atm", "mcqa")
 
 
 class Temperature(nn.Module):
@@ -56,9 +62,16 @@ class Objectives:
     def parse(cls, text: str, **kw) -> Objectives:
         names = tuple(dict.fromkeys(n.strip().lower() for n in text.split(",") if n.strip()))
         unknown = [n for n in names if n not in OBJECTIVES]
-        if unknown or "vtc" not in names:
-            raise ValueError(f"objectives {text!r}: expected vtc plus any of vac, atm (unknown: {unknown})")
+        if "mcqa" in names:
+            if unknown or set(names) - {"mcqa", "vac"}:
+                raise ValueError(f"objectives {text!r}: mcqa takes only vac beside it (unknown: {unknown})")
+        elif unknown or "vtc" not in names:
+            raise ValueError(f"objectives {text!r}: expected vtc plus any of vac, atm, or mcqa[,vac] (unknown: {unknown})")
         return cls(names, **kw)
+
+    @property
+    def mcqa(self) -> bool:
+        return "mcqa" in self.names
 
     @property
     def vac(self) -> bool:
@@ -139,15 +152,21 @@ def paxion_loss(
     antonym_mask: torch.Tensor | None = None,
     video_reversed: torch.Tensor | None = None,
     atm_mask: torch.Tensor | None = None,
+    caption_ids: torch.Tensor | None = None,
 ) -> LossOutput:
     """The patcher/fuser loss on this rank's slice of the global batch (see the module docstring).
 
-    `antonym_mask` `[B]` marks clips that have an antonym text; `atm_mask` `[B]` the clips ATM applies to.
+    `antonym_mask` `[B]` marks clips that have an antonym text; `atm_mask` `[B]` the clips ATM applies to;
+    `caption_ids` `[B]` (optional) makes clips with the same caption each other's positives.
     """
     rank, _ = world()
     b = video.shape[0]
     smooth = objectives.label_smoothing
     targets = torch.arange(b, device=video.device) + rank * b
+    soft = None
+    if caption_ids is not None:  # [B, B*W]: uniform over the clips of the global batch that share the caption
+        same = (caption_ids[:, None] == gather(caption_ids)[None, :]).float()
+        soft = same / same.sum(1, keepdim=True)
     all_video = gather_with_grad(video)  # [B*W, Q, D]
     texts = gather(text)  # [B*W, D]
     columns = texts
@@ -158,7 +177,13 @@ def paxion_loss(
         columns = torch.cat([texts, gather(antonym)[gather(mask)]])  # [B*W + A, D]
     v2t = max_cosine(video, columns) * logit_scale  # [B, B*W(+A)]
     t2v = max_cosine(all_video, text).T * logit_scale  # [B, B*W]
-    vtc = 0.5 * (F.cross_entropy(v2t, targets, label_smoothing=smooth) + F.cross_entropy(t2v, targets, label_smoothing=smooth))
+    v2t_target: torch.Tensor = targets
+    t2v_target: torch.Tensor = targets
+    if soft is not None:
+        t2v_target = soft
+        v2t_target = F.pad(soft, (0, v2t.shape[1] - soft.shape[1]))  # antonym columns are never positives
+    vtc = 0.5 * (F.cross_entropy(v2t, v2t_target, label_smoothing=smooth)
+                 + F.cross_entropy(t2v, t2v_target, label_smoothing=smooth))
     total, parts = vtc, {"vtc": vtc.detach()}
     metrics = {"v2t_acc": float((v2t.argmax(1) == targets).float().mean())}
     if objectives.vac:
@@ -182,3 +207,30 @@ def paxion_loss(
     parts["loss"] = total.detach()
     return LossOutput(total, parts, metrics)
 
+
+
+def pad_antonym_choices(choices: list[str], answer: int, antonyms: list[str], n: int = 5) -> list[str]:
+    """VAC's extra candidates for one question (the original's NExT-QA VAC): its antonym choices, cut or padded
+    to `n` with copies of the wrong answers, in order (cycling). Appended after the `n` choices: 2n candidates,
+    the target unchanged."""
+    wrong = [c for i, c in enumerate(choices) if i != answer]
+    if not wrong:
+        raise ValueError("a question needs at least one wrong answer to pad its antonym choices")
+    out = list(antonyms[:n])
+    k = 0
+    while len(out) < n:
+        out.append(wrong[k % len(wrong)])
+        k += 1
+    return out
+
+
+def mcqa_loss(video: torch.Tensor, candidates: torch.Tensor, answer: torch.Tensor, logit_scale: torch.Tensor,
+              label_smoothing: float = 0.1) -> LossOutput:
+    """Multiple-choice QA: `video` `[B, Q, D]`, `candidates` `[B, C, D]` (each question's own texts: 5, or 10 with
+    VAC's padded antonym choices), `answer` `[B]`; CE over `s(v, t) / τ` (max over Q of the cosine)."""
+    v = F.normalize(video.float(), dim=-1)
+    t = F.normalize(candidates.float(), dim=-1)
+    logits = torch.einsum("bqd,bcd->bcq", v, t).amax(-1) * logit_scale  # [B, C]
+    loss = F.cross_entropy(logits, answer, label_smoothing=label_smoothing)
+    acc = float((logits[:, :5].argmax(1) == answer).float().mean())
+    return LossOutput(loss, {"mcqa": loss.detach(), "loss": loss.detach()}, {"qa_acc": acc})

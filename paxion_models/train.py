@@ -24,16 +24,25 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from actionbench.datasets.downstream_set import DownstreamSet
 from actionbench.ids import stable_hash
 from actionbench.probes.schema import ProbeSet
 from actionbench.runner import runtime
 from actionbench.video import FrameSpec
 from paxion_models.backbones import Backbone
 from paxion_models.checkpoints import load_checkpoint
-from paxion_models.data import BatchOrder, TrainItem, apply_flags, load_state_change_flags, load_training_set
+from paxion_models.data import (
+    BatchOrder,
+    TrainingDataError,
+    TrainingSet,
+    TrainItem,
+    apply_flags,
+    load_state_change_flags,
+    load_training_set,
+)
 from paxion_models.features import FeatureSource, autocast
 from paxion_models.heads import PATCHERS, backbone_record, build_head, patcher_config, save_head
-from paxion_models.losses import Objectives, paxion_loss, world
+from paxion_models.losses import Objectives, mcqa_loss, paxion_loss, world
 from paxion_models.patcher import count_parameters
 
 
@@ -42,7 +51,7 @@ class TrainConfig:
     """Defaults are the paper's (REFERENCE.md §5); the mini demo passes its own."""
 
     variant: str = "perceiver"  # perceiver | transformer (patchers), xattn | side-tuning (fusers)
-    objectives: str = "vtc"  # vtc[,vac][,atm]
+    objectives: str = "vtc"  # vtc[,vac][,atm], or mcqa[,vac] (multiple-choice questions)
     atm_weight: float = 0.4
     label_smoothing: float = 0.1
     batch_size: int = 32  # global, over all ranks
@@ -65,6 +74,8 @@ class TrainConfig:
     num_workers: int = 0
     save_every: int = 0  # steps between resumable checkpoints; 0 = only at the end
     patcher_overrides: dict[str, Any] = field(default_factory=dict)
+    positives: str = "diagonal"  # VTC: diagonal (the original) | caption (clips sharing a caption are positives)
+    downstream: str | None = None  # the downstream dataset trained on (ssv2_label, ssv2_template, nextqa), if any
 
 
 @dataclass
@@ -117,10 +128,13 @@ def state_change_heuristic(tokens: torch.Tensor, threshold: float) -> torch.Tens
 
 
 def head_config(cfg: TrainConfig, backbone: Backbone, out: Path, patcher_checkpoint: str | Path | None) -> tuple[dict, dict | None]:
-    """The head's config, and the patcher weights a fuser starts from."""
+    """The head's config, and the patcher weights it starts from: a fuser's patcher, or (fine-tuning) a patcher's
+    own weights and temperature when `patcher_checkpoint` is given for a patcher variant."""
     base = {"variant": cfg.variant, "temperature": cfg.temperature, "num_frames": cfg.num_frames,
             "backbone": backbone_record(backbone, out)}  # fmt: skip
-    if cfg.variant in PATCHERS:
+    if cfg.downstream:
+        base["downstream"] = cfg.downstream
+    if cfg.variant in PATCHERS and patcher_checkpoint is None:
         overrides = {"temporal_embedding": cfg.temporal_embedding} if cfg.variant == "perceiver" else {}
         overrides.update(cfg.patcher_overrides)
         return {**base, "patcher_variant": cfg.variant, "patcher": patcher_config(cfg.variant, backbone, cfg.num_frames, **overrides)}, None
@@ -129,9 +143,14 @@ def head_config(cfg: TrainConfig, backbone: Backbone, out: Path, patcher_checkpo
     weights, pconf = load_checkpoint(patcher_checkpoint)
     if pconf.get("variant") not in PATCHERS:
         raise ValueError(f"{patcher_checkpoint}: not a patcher checkpoint (variant={pconf.get('variant')!r})")
-    fuser = {"dim": backbone.embed_dim, "heads": 8, "dim_head": 64, "ff_mult": 2} if cfg.variant == "xattn" else None
     init = {"path": str(Path(patcher_checkpoint).resolve()), "weights_hash": pconf["weights_hash"],
             "objectives": pconf.get("objectives")}  # fmt: skip
+    if cfg.variant in PATCHERS:  # fine-tuning a trained patcher: its architecture, weights and temperature
+        if pconf["variant"] != cfg.variant:
+            raise ValueError(f"{patcher_checkpoint}: a {pconf['variant']} patcher cannot initialise a {cfg.variant} one")
+        base["temperature"] = pconf.get("temperature", cfg.temperature)
+        return {**base, "patcher_variant": cfg.variant, "patcher": pconf["patcher"], "patcher_init": init}, dict(weights)
+    fuser = {"dim": backbone.embed_dim, "heads": 8, "dim_head": 64, "ff_mult": 2} if cfg.variant == "xattn" else None
     patcher_weights = {k.removeprefix("net."): v for k, v in weights.items() if k.startswith("net.")}
     return {**base, "patcher_variant": pconf["variant"], "patcher": pconf["patcher"], "fuser": fuser, "patcher_init": init}, patcher_weights
 
@@ -147,17 +166,29 @@ def train_head(
     stop_after: int | None = None,
     progress: bool = True,
     decoded: Callable[[list[TrainItem]], torch.Tensor] | None = None,
+    data: TrainingSet | None = None,
 ) -> TrainResult:
     """Train a patcher (or a fuser on a trained patcher) on the clips of `sources` (probe set, videos root).
 
-    `decoded`: the items' preprocessed frames when a caller already holds them (the mini recipe), else None."""
+    `decoded`: the items' preprocessed frames when a caller already holds them (the mini recipe), else None.
+    `data`: the training items when the caller has read them (a downstream set: `downstream_training_set`);
+    `sources` then names the (set folder, videos root) they came from, for the checkpoint's record."""
     out = Path(out)
     objectives = Objectives.parse(cfg.objectives, atm_weight=cfg.atm_weight, label_smoothing=cfg.label_smoothing)
     rank, size, device = setup_distributed()
     torch.manual_seed(int(stable_hash("paxion-train", cfg.seed, rank, length=8), 16))
 
     # -- data
-    data = load_training_set(sources)
+    if cfg.positives not in ("diagonal", "caption"):
+        raise ValueError(f"positives must be diagonal or caption, not {cfg.positives!r}")
+    if data is None:
+        data = load_training_set(sources)
+    if objectives.mcqa and any(i.choices is None for i in data.items):
+        raise TrainingDataError("the mcqa objective needs multiple-choice questions (a NExT-QA-format set)")
+    if not objectives.mcqa and any(i.choices is not None for i in data.items):
+        raise TrainingDataError(f"multiple-choice questions train with --objectives mcqa, not {cfg.objectives}")
+    if objectives.mcqa and objectives.vac and any(i.antonym_choices is None for i in data.items):
+        raise TrainingDataError("mcqa,vac needs the questions' antonym choices (an action_antonym_choices column)")
     if cfg.atm_gating not in ("none", "heuristic"):
         data = apply_flags(data, load_state_change_flags(cfg.atm_gating))
     order = BatchOrder(len(data.items), cfg.batch_size, cfg.seed, rank, size)
@@ -174,10 +205,17 @@ def train_head(
     antonym_row = torch.tensor([row[i.antonym] if i.antonym else 0 for i in data.items], device=device)
     has_antonym = torch.tensor([i.antonym is not None for i in data.items], device=device)
     flagged = torch.tensor([i.state_change for i in data.items], device=device)
+    choice_row = answer = None
+    if objectives.mcqa:  # each question's candidate rows: its choices, then (VAC) its padded antonym choices
+        choice_row = torch.tensor([[row[t] for t in (*i.choices, *((i.antonym_choices or ()) if objectives.vac else ()))]
+                                   for i in data.items], device=device)  # fmt: skip
+        answer = torch.tensor([i.answer for i in data.items], device=device)
 
     config, patcher_weights = head_config(cfg, backbone, out, patcher_checkpoint)
     head = build_head(config, backbone).to(device)
-    if patcher_weights is not None:
+    if patcher_weights is not None and cfg.variant in PATCHERS:
+        head.load_state_dict(patcher_weights, strict=True)  # fine-tuning: the whole patcher head, τ included
+    elif patcher_weights is not None:
         head.net.patcher.load_state_dict(patcher_weights, strict=True)
         head.net.patcher.requires_grad_(not cfg.freeze_patcher)
     n_params = count_parameters(head)
@@ -238,11 +276,16 @@ def train_head(
             atm_mask = flagged[index]
             if objectives.atm and cfg.atm_gating == "heuristic":
                 atm_mask = atm_mask & state_change_heuristic(batch.video.patch_tokens, cfg.state_change_threshold)
-            result = paxion_loss(
-                video, text_vecs[caption_row[index]], head.temperature(), objectives,
-                antonym=text_vecs[antonym_row[index]], antonym_mask=has_antonym[index],
-                video_reversed=video_rev, atm_mask=atm_mask,
-            )  # fmt: skip
+            if objectives.mcqa:
+                result = mcqa_loss(video, text_vecs[choice_row[index]], answer[index], head.temperature(),
+                                   objectives.label_smoothing)  # fmt: skip
+            else:
+                result = paxion_loss(
+                    video, text_vecs[caption_row[index]], head.temperature(), objectives,
+                    antonym=text_vecs[antonym_row[index]], antonym_mask=has_antonym[index],
+                    video_reversed=video_rev, atm_mask=atm_mask,
+                    caption_ids=caption_row[index] if cfg.positives == "caption" else None,
+                )  # fmt: skip
             optimizer.zero_grad(set_to_none=True)
             result.total.backward()
             optimizer.step()
@@ -258,13 +301,16 @@ def train_head(
 
 
 def _info(record: dict[str, float]) -> str:
-    keys = ("loss", "v2t_acc", "aa_acc", "vr_acc")
+    keys = ("loss", "v2t_acc", "aa_acc", "vr_acc", "qa_acc")
     return "  ".join(f"{k} {record[k]:.3f}" for k in keys if k in record and record[k] == record[k])
 
 
 def _trained_on(sources: list[tuple[str | Path, str | Path]]) -> list[dict[str, str]]:
     out = []
     for probes, videos in sources:
+        if (Path(probes) / "items.jsonl").is_file():  # a downstream set
+            out.append({"set_id": DownstreamSet.load(probes).set_id, "set": str(probes), "videos": str(videos)})
+            continue
         try:
             pid = ProbeSet.load(probes).probeset_id
         except Exception:  # already validated by load_training_set; a record, not a check

@@ -27,7 +27,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("demo") / "actionbench-demo"
     stages_called = []
 
-    def stages(*, out, sets, seed, console, evaluate_rows):  # what a training plug-in hands back: its runs
+    def stages(*, out, sets, seed, console, evaluate_rows, downstream):  # what a training plug-in hands back: its runs
         stages_called.append(sorted(sets))
         return evaluate_rows([("first-frame:chance", "first-frame:chance", {}, None)], sets, out, console)
 

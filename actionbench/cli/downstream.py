@@ -102,38 +102,10 @@ def build_downstream_command(
     split: str = typer.Option("val", "--split", help="the split the file holds (recorded)"),
 ) -> None:
     """Build a downstream set (clips, candidate texts, items, manifest) from a task's original annotations."""
-    from actionbench.datasets import downstream as readers
-    from actionbench.datasets import downstream_set, nextqa
-    from actionbench.datasets.records import AnnotationError
+    from actionbench.datasets import downstream_set
 
-    params: dict[str, Any] = {}
-    if dataset in ("ssv2_label", "ssv2_template"):
-        ds = downstream_set.from_retrieval(dataset, readers.read_ssv2_retrieval(annotations, dataset), split=split)
-    elif dataset in ("temporal_ssv2", "temporal_kinetics"):
-        subset_name = dataset.removeprefix("temporal_")
-        ds = downstream_set.from_retrieval(dataset, readers.read_temporal(annotations, subset_name), split=split)
-    elif dataset == "moments_in_time":
-        if categories is None:
-            raise AnnotationError("moments_in_time needs --categories moments_categories.txt")
-        ds = downstream_set.from_retrieval(dataset, readers.read_moments_in_time(annotations, categories), split=split)
-    elif dataset == "nextqa":
-        if video_map is None:
-            raise AnnotationError("nextqa needs --video-map map_vid_vidorID.json")
-        questions = nextqa.read_nextqa(annotations)
-        sources = [annotations.name, video_map.name]
-        if subset is not None:
-            by_key = {q.key: q for q in questions}
-            ids = nextqa.read_id_list(subset)
-            unknown = [k for k in ids if k not in by_key]
-            if unknown:
-                raise AnnotationError(f"{subset}: id {unknown[0]} is not a question of {annotations}")
-            questions, dataset = [by_key[k] for k in ids], "nextqa_atp_hard"
-            sources.append(subset.name)
-        ds = downstream_set.from_nextqa(questions, nextqa.read_video_map(video_map), dataset=dataset, split=split,
-                                        sources=sources, parameters=params)
-    else:
-        raise AnnotationError(f"unknown downstream dataset {dataset!r} (choose from "
-                              f"{', '.join(d for d in downstream_set.DATASETS if d != 'nextqa_atp_hard')})")
+    ds = downstream_set.build(dataset, annotations, categories=categories, video_map=video_map,
+                              subset=subset, split=split)
     ds.save(out)
     counts = ", ".join(f"{k} {v}" for k, v in ds.manifest.counts.items())
     console.print(f"wrote {out}: {ds.manifest.dataset} ({ds.manifest.task}), {counts}, set_id {ds.set_id}",

@@ -168,3 +168,38 @@ def from_nextqa(questions: list[Question], video_paths: dict[str, str], *, datas
              for q in questions]
     return DownstreamSet.create(dataset, clips, [], items, split=split, sources=sources,
                                 parameters=dict(parameters or {}))
+
+
+def build(dataset: str, annotations: str | Path, *, categories: str | Path | None = None,
+          video_map: str | Path | None = None, subset: str | Path | None = None, split: str = "val") -> DownstreamSet:
+    """A downstream set from a task's original annotation file, read by its reader (`build-downstream`); NExT-QA
+    videos come from `video_map` (`map_vid_vidorID.json`)."""
+    from actionbench.datasets import downstream as readers
+    from actionbench.datasets import nextqa
+
+    annotations = Path(annotations)
+    if dataset in ("ssv2_label", "ssv2_template"):
+        return from_retrieval(dataset, readers.read_ssv2_retrieval(annotations, dataset), split=split)
+    if dataset in ("temporal_ssv2", "temporal_kinetics"):
+        return from_retrieval(dataset, readers.read_temporal(annotations, dataset.removeprefix("temporal_")), split=split)
+    if dataset == "moments_in_time":
+        if categories is None:
+            raise AnnotationError("moments_in_time needs --categories moments_categories.txt")
+        return from_retrieval(dataset, readers.read_moments_in_time(annotations, categories), split=split)
+    if dataset != "nextqa":
+        raise AnnotationError(f"unknown downstream dataset {dataset!r} (choose from "
+                              f"{', '.join(d for d in DATASETS if d != 'nextqa_atp_hard')})")
+    if video_map is None:
+        raise AnnotationError("nextqa needs --video-map map_vid_vidorID.json")
+    questions = nextqa.read_nextqa(annotations)
+    sources = [annotations.name, Path(video_map).name]
+    paths = nextqa.read_video_map(video_map)
+    if subset is not None:
+        by_key = {q.key: q for q in questions}
+        ids = nextqa.read_id_list(subset)
+        unknown = [k for k in ids if k not in by_key]
+        if unknown:
+            raise AnnotationError(f"{subset}: id {unknown[0]} is not a question of {annotations}")
+        questions, dataset = [by_key[k] for k in ids], "nextqa_atp_hard"
+        sources.append(Path(subset).name)
+    return from_nextqa(questions, paths, dataset=dataset, split=split, sources=sources, parameters={})

@@ -125,3 +125,32 @@ def write_mini_downstream(mini_root: str | Path, out: str | Path) -> dict[str, i
                  f"from {Path(mini_root).name}/ssv2: SSv2-label / SSv2-template retrieval and a five-way question "
                  f"set (TC: needs the frame order; DO: one frame suffices). Videos: ssv2/videos/, {FPS} fps.\n")
     return counts
+
+
+# (dataset, split) -> the file `write_mini_downstream` writes for it
+MINI_SETS = {
+    ("ssv2_label", "train"): "ssv2_ret_label_train.json", ("ssv2_label", "val"): "ssv2_ret_label_val_small.json",
+    ("ssv2_template", "train"): "ssv2_ret_template_train.json",
+    ("ssv2_template", "val"): "ssv2_ret_template_val_small.json",
+    ("nextqa", "train"): "nextqa/train.csv", ("nextqa", "val"): "nextqa/val.csv",
+}
+
+
+def build_mini_downstream_sets(mini_root: str | Path, out: str | Path) -> dict[str, tuple[Path, Path]]:
+    """The mini downstream files (under `out/files`) and their downstream sets (under `out/<dataset>-<split>`,
+    built once): {"ssv2_label-val" | ... | "nextqa-train": (set folder, videos root)}. The question set's videos
+    are the mini clips themselves (`nextqa/map_vid_vidorID.json`)."""
+    from actionbench.datasets.downstream_set import build
+
+    out = Path(out)
+    videos = Path(mini_root) / "ssv2" / "videos"
+    if not all((out / "files" / f).is_file() for f in (*MINI_SETS.values(), "nextqa/map_vid_vidorID.json")):
+        write_mini_downstream(mini_root, out / "files")
+    sets = {}
+    for (dataset, split), name in MINI_SETS.items():
+        folder = out / f"{dataset}-{split}"
+        if not (folder / "manifest.json").is_file():
+            video_map = out / "files" / "nextqa" / "map_vid_vidorID.json" if dataset == "nextqa" else None
+            build(dataset, out / "files" / name, split=split, video_map=video_map).save(folder)
+        sets[f"{dataset}-{split}"] = (folder, videos)
+    return sets
