@@ -90,7 +90,10 @@ def run_downstream(story: Any, downstream: Any, *, out: Path, seed: int, console
                                   patcher=getattr(story, init)["ssv2"],
                                   cache_dir=out / "paxion" / "cache", decoded=story.decoded, progress=True)  # fmt: skip
         rows.append((f"{head}-mini-ssv2_label", label, entry, {"checkpoint": str(result.checkpoint)}))
-    downstream.evaluate(rows)
+    bundles = downstream.evaluate(rows)
+    for order, (bundle, (_, label, model, _)) in enumerate(zip(bundles, rows, strict=True)):
+        method, _, loss = label.partition(" [")  # "Patch-and-Fuse [VTC+DVDM]" -> method, patcher loss
+        write_submission(bundle, model, order, method=method.replace(" (frozen mini)", ""), loss=loss.rstrip("]") or None)
     downstream.seconds = time.perf_counter() - t0
     console.print(f"downstream models trained and scored in {downstream.seconds:.0f} s", highlight=False)
 
@@ -99,14 +102,17 @@ METHODS = {"mini": ("Backbone", None), "kp-perceiver-vtc-mini": ("KP-Perceiver",
            "kp-perceiver-vtc-dvdm-mini": ("KP-Perceiver", "VTC+DVDM")}  # fmt: skip
 
 
-def write_submission(bundle: Path, model: str, order: int | None = None, patcher: str | None = None) -> None:
-    """Leaderboard metadata for a demo bundle, so its rows group under the mini backbone (as the paper's table),
-    in the given row order; a patcher trained on one dataset (`patcher`: "ssv2" | "ego4d") says so."""
+def write_submission(bundle: Path, model: str, order: int | None = None, patcher: str | None = None, *,
+                     method: str | None = None, loss: str | None = None) -> None:  # fmt: skip
+    """Leaderboard metadata for a demo bundle, so its rows group under the mini backbone (as the paper's tables),
+    in the given row order; a patcher trained on one dataset (`patcher`: "ssv2" | "ego4d") says so. `method` (with
+    its patcher `loss`) names a row the METHODS table does not know (the downstream models)."""
     from actionbench.files import atomic_write
     from actionbench.leaderboard.submission import SUBMISSION_FILE, Submission
 
     control, _, inner = model.rpartition(":")
-    method, loss = METHODS[inner]
+    if method is None:
+        method, loss = METHODS[inner]
     if patcher:
         method = f"{method} ({DATASET_LABELS[patcher]} patcher)"
     if control:

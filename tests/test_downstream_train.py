@@ -222,6 +222,19 @@ def test_the_demos_downstream_stage_trains_scores_and_writes_its_table(tmp_path,
                                                              "| Patch-and-Fuse [VTC+DVDM]"]  # fmt: skip
     assert "label R@1 v2t" in lines[0] and "QA T" in lines[0] and all(c.strip() != "-" for c in lines[1].split(" | ")[1:])
     assert table in (tmp_path / "leaderboard.md").read_text()
+    # the downstream bundles validate and draw Table 2 under the mini backbone, named as the paper names its rows
+    from typer.testing import CliRunner
+
+    import actionbench.cli.leaderboard  # noqa: F401  (registers the commands)
+    from actionbench.cli import app
+
+    runner = CliRunner()
+    runs, sets = str(tmp_path / demo.DOWNSTREAM_RUNS), str(tmp_path / "downstream")
+    assert runner.invoke(app, ["leaderboard", "validate", runs, "--probes-root", sets]).exit_code == 0
+    drawn = runner.invoke(app, ["leaderboard", "render", runs, "--table", "2", "--probes-root", sets])
+    assert drawn.exit_code == 0, drawn.output
+    for row in ("mini Backbone (measured)", "KP-Perceiver FT [VTC] (measured)", "Patch-and-Fuse [VTC+DVDM] (measured)"):
+        assert f"| {row} |" in drawn.output
 
 
 def test_query_credits_feed_the_paired_bootstrap_per_query():
