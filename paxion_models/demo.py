@@ -62,9 +62,10 @@ def run_stages(
     return bundles
 
 
-# (row label, downstream head, registry entry, the SSv2-mini patcher it starts from): the demo's downstream rows
-DOWNSTREAM_ROWS = (("KP-Perceiver FT [VTC]", "kp-perceiver-ft", "kp-perceiver-vtc-mini", "kp_vtc"),
-                   ("Patch-and-Fuse [VTC+DVDM]", "patch-and-fuse", "paxion-mini", "kp_dvdm"))  # fmt: skip
+# (method, patcher loss, downstream head, registry entry, the SSv2-mini patcher it starts from): the demo's
+# downstream rows, labelled "method [patcher loss]" as Table 2 labels them
+DOWNSTREAM_ROWS = (("KP-Perceiver FT", "VTC", "kp-perceiver-ft", "kp-perceiver-vtc-mini", "kp_vtc"),
+                   ("Patch-and-Fuse", "VTC+DVDM", "patch-and-fuse", "paxion-mini", "kp_dvdm"))  # fmt: skip
 
 
 def run_downstream(story: Any, downstream: Any, *, out: Path, seed: int, console: Console) -> None:
@@ -84,16 +85,17 @@ def run_downstream(story: Any, downstream: Any, *, out: Path, seed: int, console
     backbone = build_backbone("mini", checkpoint=str(story.backbone))
     rows: list[tuple[str, str, str, dict[str, Any]]] = [
         ("mini-downstream", "Backbone (frozen mini)", "mini", {"checkpoint": str(story.backbone)})]
-    for label, head, entry, init in DOWNSTREAM_ROWS:
+    methods: list[tuple[str, str | None]] = [("Backbone", None)]
+    for method, loss, head, entry, init in DOWNSTREAM_ROWS:
         result = train_downstream(head, train, videos, out / "paxion" / f"{head}-ssv2_label",
                                   mini_downstream_config(head, "ssv2_label", seed=seed), backbone=backbone,
                                   patcher=getattr(story, init)["ssv2"],
                                   cache_dir=out / "paxion" / "cache", decoded=story.decoded, progress=True)  # fmt: skip
-        rows.append((f"{head}-mini-ssv2_label", label, entry, {"checkpoint": str(result.checkpoint)}))
+        rows.append((f"{head}-mini-ssv2_label", f"{method} [{loss}]", entry, {"checkpoint": str(result.checkpoint)}))
+        methods.append((method, loss))
     bundles = downstream.evaluate(rows)
-    for order, (bundle, (_, label, model, _)) in enumerate(zip(bundles, rows, strict=True)):
-        method, _, loss = label.partition(" [")  # "Patch-and-Fuse [VTC+DVDM]" -> method, patcher loss
-        write_submission(bundle, model, order, method=method.replace(" (frozen mini)", ""), loss=loss.rstrip("]") or None)
+    for order, (bundle, (_, _, model, _), (method, loss)) in enumerate(zip(bundles, rows, methods, strict=True)):
+        write_submission(bundle, model, order, method=method, loss=loss)
     downstream.seconds = time.perf_counter() - t0
     console.print(f"downstream models trained and scored in {downstream.seconds:.0f} s", highlight=False)
 
